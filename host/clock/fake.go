@@ -84,7 +84,7 @@ func (c *Fake) Advance(d time.Duration) {
 // clock never goes backwards: a t before Now() runs the functions already due
 // and leaves the time unchanged.
 //
-// Set may be called from inside a due function; the inner call runs what
+// Set may be called from inside a due function. The inner call runs what
 // falls due up to its own target before the outer call continues.
 func (c *Fake) Set(t time.Time) {
 	c.mu.Lock()

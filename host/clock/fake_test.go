@@ -53,7 +53,7 @@ func TestFakeStop(t *testing.T) {
 	c := clock.NewFake(epoch)
 	ran := 0
 	stopped := c.AfterFunc(time.Second, func() { ran++ })
-	kept := c.AfterFunc(time.Second, func() { ran++ })
+	unstopped := c.AfterFunc(time.Second, func() { ran++ })
 
 	if got := stopped.Stop(); !got {
 		t.Fatalf("first Stop: got %v, want true", got)
@@ -68,7 +68,7 @@ func TestFakeStop(t *testing.T) {
 	if ran != 1 {
 		t.Fatalf("functions run: got %d, want 1", ran)
 	}
-	if got := kept.Stop(); got {
+	if got := unstopped.Stop(); got {
 		t.Fatalf("Stop after firing: got %v, want false", got)
 	}
 }

@@ -125,7 +125,6 @@ func instantiateEnv(ctx context.Context, rt wazero.Runtime) error {
 	return err
 }
 
-
 // instantiateUser defines the gateway host functions (extism:host/user).
 func instantiateUser(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(abi.ModuleUser)

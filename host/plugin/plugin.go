@@ -41,6 +41,9 @@ type Options struct {
 	// Logger receives the plugin's stdout and stderr lines and logs made
 	// outside a call. Nil discards them.
 	Logger *slog.Logger
+	// CompileWorkers is the number of goroutines compiling the module. Zero
+	// means GOMAXPROCS.
+	CompileWorkers int
 }
 
 // Plugin is a loaded, validated module with its instance pool. It is safe
@@ -103,7 +106,11 @@ func Load(ctx context.Context, name string, wasm []byte, opts Options) (*Plugin,
 		return nil, &LoadError{Plugin: name, Reasons: []string{"host modules: " + err.Error()}}
 	}
 
-	compileCtx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
+	workers := opts.CompileWorkers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	compileCtx := experimental.WithCompilationWorkers(ctx, workers)
 	compiled, err := p.rt.CompileModule(compileCtx, wasm)
 	if err != nil {
 		reason := "compile: " + err.Error()
@@ -190,6 +197,33 @@ func (p *Plugin) moduleConfig() wazero.ModuleConfig {
 		WithRandSource(rand.Reader).
 		WithStdout(p.stderr).
 		WithStderr(p.stderr)
+}
+
+// Prewarm creates idle instances until n exist (at most MaxInstances), so
+// the first calls do not pay for instantiation.
+func (p *Plugin) Prewarm(ctx context.Context, n int) error {
+	var made []*instance
+	defer func() {
+		for _, inst := range made {
+			p.pool.put(inst)
+		}
+	}()
+	for int(p.pool.created.Load()-p.pool.discarded.Load()) < n {
+		select {
+		case p.pool.slots <- struct{}{}:
+		default:
+			return nil // the pool is full
+		}
+		p.pool.active.Add(1)
+		inst, err := p.newInstance(ctx)
+		if err != nil {
+			p.pool.discard(nil)
+			return err
+		}
+		p.pool.created.Add(1)
+		made = append(made, inst)
+	}
+	return nil
 }
 
 // Name returns the plugin's name from the configuration.

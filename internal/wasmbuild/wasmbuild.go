@@ -61,6 +61,9 @@ func Build(pkg, outDir string) (string, error) {
 	if outDir == "" {
 		outDir = filepath.Join(os.TempDir(), "wasm-gateway-test-plugins")
 	}
+	if outDir, err = filepath.Abs(outDir); err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return "", err
 	}

@@ -1,3 +1,5 @@
+//go:build wasip1
+
 // Command echo is the minimal wasm-gateway plugin: it replies with the text
 // of each run's combined messages, and its raw "echo" export returns its
 // input unchanged, for measuring call overhead.

@@ -1,3 +1,5 @@
+//go:build wasip1
+
 // Command bigoutput is a hostile plugin that returns 50 MB of output and
 // writes 10 MB of logs.
 package main

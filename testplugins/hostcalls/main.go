@@ -1,3 +1,5 @@
+//go:build wasip1
+
 // Command hostcalls calls every gateway host function and reports what each
 // returned, so tests can check the ABI round trip between host and SDK.
 package main

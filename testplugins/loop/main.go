@@ -1,3 +1,5 @@
+//go:build wasip1
+
 // Command loop is a hostile plugin whose handle never returns.
 package main
 

@@ -1,3 +1,5 @@
+//go:build wasip1
+
 // Command membomb is a hostile plugin whose handle allocates memory until
 // the runtime's limit stops it.
 package main

@@ -1,0 +1,185 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasm-gateway/wasm-gateway/abi"
+	"github.com/wasm-gateway/wasm-gateway/host/coalesce"
+	"github.com/wasm-gateway/wasm-gateway/host/plugin"
+	"github.com/wasm-gateway/wasm-gateway/host/queue"
+)
+
+// dispatch is the coalescer's sink: it turns a batch into a session task.
+// The batch's Done is called exactly once, when its task settles, which
+// releases the session's next batch in the coalescer.
+func (g *Gateway) dispatch(b *coalesce.Batch) {
+	rt, err := g.route(b.Session)
+	if err != nil {
+		g.batchNotRun(b, rt, err)
+		b.Done()
+		return
+	}
+	var started atomic.Bool
+	task := queue.Task{
+		Lane:     queue.LaneMain,
+		Session:  b.Session,
+		Tenant:   rt.tenant,
+		Priority: queue.Priority(b.Priority),
+		Label:    b.RunID,
+		Timeout:  time.Duration(g.cfg.Agents.Defaults.RunTimeout),
+		Run: func(ctx context.Context, info queue.RunInfo) error {
+			started.Store(true)
+			return g.run(ctx, b, rt, info)
+		},
+	}
+	g.batchStarted()
+	h, err := g.queue.Enqueue(g.ctx, task)
+	if err != nil {
+		g.batchNotRun(b, rt, err)
+		b.Done()
+		g.batchSettled()
+		return
+	}
+	g.batches.Add(1)
+	go func() {
+		defer g.batches.Done()
+		<-h.Done()
+		if err := h.Err(); err != nil && !started.Load() {
+			g.batchNotRun(b, rt, err)
+		}
+		// Done may dispatch the session's next batch (counted before this
+		// one settles), so the gateway never looks idle in between.
+		b.Done()
+		g.batchSettled()
+	}()
+}
+
+// batchNotRun reports a batch whose task never started.
+func (g *Gateway) batchNotRun(b *coalesce.Batch, rt route, err error) {
+	g.counter.runsRejected.Add(1)
+	g.bus.Publish(Event{Type: EventRunFailed, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin,
+		MessageIDs: messageIDs(b), Reason: "not run: " + err.Error()})
+	g.log.Warn("run not started", "session", b.Session, "run", b.RunID, "plugin", rt.plugin, "err", err)
+}
+
+func messageIDs(b *coalesce.Batch) []string {
+	ids := make([]string, len(b.Messages))
+	for i, m := range b.Messages {
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+// run calls the session's plugin with one batch.
+func (g *Gateway) run(ctx context.Context, b *coalesce.Batch, rt route, info queue.RunInfo) error {
+	g.counter.runsStarted.Add(1)
+	accepted := g.markDelivered(b)
+	defer g.recordLatency(b, accepted)
+
+	l, ok := g.plugins.get(rt.plugin)
+	if !ok {
+		err := errors.New("plugin " + rt.plugin + " is not loaded")
+		g.runFailed(b, rt, err)
+		return err
+	}
+	g.bus.Publish(Event{Type: EventRunStarted, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin, MessageIDs: messageIDs(b)})
+
+	in := abi.HandleInput{
+		ABIVersion: abi.Version,
+		Session:    b.Session,
+		RunID:      b.RunID,
+		Lane:       info.Lane,
+		Priority:   abi.Priority(b.Priority),
+		Tenant:     rt.tenant,
+		Combined:   b.Combined,
+		Notices:    dropNotices(info),
+	}
+	for _, m := range b.Messages {
+		am := abi.Message{ID: m.ID, Sender: m.Sender, Time: m.Time, Text: m.Text}
+		for _, img := range m.Images {
+			am.Images = append(am.Images, abi.Image{URL: img.URL, MIME: img.MIME, Data: img.Data})
+		}
+		in.Messages = append(in.Messages, am)
+	}
+	data, err := json.Marshal(in)
+	if err != nil {
+		g.runFailed(b, rt, err)
+		return err
+	}
+
+	host := &runHost{g: g, session: b.Session, runID: b.RunID, plugin: rt.plugin, tenant: rt.tenant}
+	out, err := l.p.Call(ctx, abi.ExportHandle, data, host)
+	if err != nil {
+		g.runFailed(b, rt, err)
+		return err
+	}
+	var res abi.HandleOutput
+	if len(out) > 0 {
+		if err := json.Unmarshal(out, &res); err != nil {
+			err = errors.New("decode handle output: " + err.Error())
+			g.runFailed(b, rt, err)
+			return err
+		}
+	}
+	for _, r := range res.Replies {
+		g.counter.replies.Add(1)
+		g.bus.Publish(Event{Type: EventReply, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin, Text: r.Text, ReplyTo: r.ReplyTo})
+	}
+	g.counter.runsOK.Add(1)
+	g.bus.Publish(Event{Type: EventRunFinished, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin,
+		MessageIDs: messageIDs(b), Data: res.Outputs})
+	return nil
+}
+
+func dropNotices(info queue.RunInfo) []string {
+	if len(info.Dropped) == 0 {
+		return nil
+	}
+	notes := make([]string, 0, len(info.Dropped))
+	for _, d := range info.Dropped {
+		notes = append(notes, "dropped by a full session queue: run "+d)
+	}
+	return notes
+}
+
+func (g *Gateway) runFailed(b *coalesce.Batch, rt route, err error) {
+	g.counter.runsFailed.Add(1)
+	ev := Event{Type: EventRunFailed, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin,
+		MessageIDs: messageIDs(b), Reason: err.Error()}
+	var ce *plugin.CallError
+	if errors.As(err, &ce) {
+		ev.Kind = string(ce.Kind)
+	}
+	g.bus.Publish(ev)
+	g.log.Warn("run failed", "session", b.Session, "run", b.RunID, "plugin", rt.plugin, "tenant", rt.tenant, "err", err)
+}
+
+// markDelivered removes the batch's messages from the pending set, because
+// they reached a run, and returns when each was accepted.
+func (g *Gateway) markDelivered(b *coalesce.Batch) []time.Time {
+	accepted := make([]time.Time, 0, len(b.Messages))
+	g.mu.Lock()
+	for _, m := range b.Messages {
+		key := pendingKey(b.Session, m.ID)
+		if p, ok := g.pending[key]; ok {
+			accepted = append(accepted, p.accepted)
+			delete(g.pending, key)
+		}
+	}
+	g.mu.Unlock()
+	g.counter.delivered.Add(int64(len(b.Messages)))
+	return accepted
+}
+
+// recordLatency records, per message, the time from its acceptance to the
+// end of its run, on the gateway's clock.
+func (g *Gateway) recordLatency(b *coalesce.Batch, accepted []time.Time) {
+	now := g.clk.Now()
+	for _, at := range accepted {
+		g.lat.add(b.Priority, now.Sub(at))
+	}
+}
