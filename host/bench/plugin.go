@@ -11,8 +11,10 @@ import (
 
 	extism "github.com/extism/go-sdk"
 
+	"github.com/wasm-gateway/wasm-gateway/abi"
 	"github.com/wasm-gateway/wasm-gateway/host/plugin"
 	"github.com/wasm-gateway/wasm-gateway/internal/wasmbuild"
+	"github.com/wasm-gateway/wasm-gateway/testplugins/wat"
 )
 
 func init() {
@@ -100,8 +102,21 @@ func benchCallOverhead(ctx context.Context, env Env) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	// The same call into a hand-written module that echoes with three
+	// kernel calls: the host's share of a call, without a guest runtime.
+	kp, err := plugin.Load(ctx, "kernel-echo", wat.CustomSection, plugin.Options{Limits: plugin.Limits{MaxInstances: 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer kp.Close(context.Background())
+	kernelOnly, _, err := perCall(n, batches, func() error { _, err := kp.Call(ctx, abi.ExportHandle, in, nil); return err })
+	if err != nil {
+		return nil, err
+	}
 	return []Result{
 		NewResult("p50", us(ours), us(theirs), "us/call", "goal <= 2 us; baseline: extism go-sdk Plugin.Call"),
+		NewResult("p50-host-share", us(kernelOnly), us(ours), "us/call", "same call into a WAT module without a language runtime; baseline: the Go echo plugin"),
 		NewResult("alloc", oursAlloc, theirsAlloc, "B/call", "bytes allocated per call; baseline: extism go-sdk"),
 	}, nil
 }

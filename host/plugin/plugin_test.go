@@ -8,6 +8,7 @@ import (
 
 	"github.com/wasm-gateway/wasm-gateway/abi"
 	"github.com/wasm-gateway/wasm-gateway/internal/wasmbuild"
+	"github.com/wasm-gateway/wasm-gateway/testplugins/wat"
 )
 
 func loadEcho(t testing.TB, limits Limits) *Plugin {
@@ -65,6 +66,25 @@ func BenchmarkEchoCall100B(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := p.Call(ctx, "echo", in, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkKernelEchoCall100B calls a hand-written module that echoes its
+// input with three kernel calls, so it measures the host's share of a call
+// without a guest language runtime.
+func BenchmarkKernelEchoCall100B(b *testing.B) {
+	p, err := Load(context.Background(), "cs", wat.CustomSection, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	in := bytes.Repeat([]byte("x"), 100)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Call(ctx, abi.ExportHandle, in, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
