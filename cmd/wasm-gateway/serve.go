@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/wasm-gateway/wasm-gateway/host/api"
+	"github.com/wasm-gateway/wasm-gateway/host/auth"
+	"github.com/wasm-gateway/wasm-gateway/host/clock"
 )
 
 func cmdServe(ctx context.Context, args []string) error {
@@ -46,7 +48,15 @@ func cmdServe(ctx context.Context, args []string) error {
 		sys.close(context.Background())
 		return fmt.Errorf("listen on %s: %w (set server.listen or --listen)", cfg.Server.Listen, err)
 	}
-	srv := &http.Server{Handler: api.New(sys.gw, log, int64(cfg.Server.MaxBodyBytes)), ReadHeaderTimeout: 10 * time.Second}
+	handler := api.New(sys.gw, log, int64(cfg.Server.MaxBodyBytes))
+	access, err := api.LoadAccess(ctx, cfg, auth.NewSourceResolver(clock.Real()))
+	if err != nil {
+		ln.Close()
+		sys.close(context.Background())
+		return err
+	}
+	handler.SetAccess(access)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("gateway serving", "addr", ln.Addr().String())

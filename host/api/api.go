@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasm-gateway/wasm-gateway/abi"
@@ -25,14 +26,19 @@ type Server struct {
 	log     *slog.Logger
 	maxBody int64
 	mux     *http.ServeMux
+	// access is nil until SetAccess: every route is then open.
+	access atomic.Pointer[Access]
 }
 
 // New returns the API handler for g. maxBody caps a POSTed message in bytes.
 func New(g *gateway.Gateway, log *slog.Logger, maxBody int64) *Server {
 	s := &Server{g: g, log: log, maxBody: maxBody, mux: http.NewServeMux()}
-	s.mux.HandleFunc("POST /v1/messages", s.postMessage)
-	s.mux.HandleFunc("GET /v1/events", s.events)
-	s.mux.HandleFunc("GET /v1/stats", s.stats)
+	s.mux.HandleFunc("POST /v1/messages", s.tenantOnly(s.postMessage))
+	s.mux.HandleFunc("GET /v1/events", s.tenantOnly(s.events))
+	s.mux.HandleFunc("GET /v1/stats", s.adminOnly(s.stats))
+	s.registerSubagents()
+	s.mux.HandleFunc("GET /metrics", s.adminOnly(s.metricsHandler().ServeHTTP))
+	s.mux.HandleFunc("GET /{$}", s.statusPage)
 	s.mux.HandleFunc("GET /healthz", s.health)
 	return s
 }
@@ -124,7 +130,17 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "priority", "%v", err)
 		return
 	}
-	in := gateway.Inbound{Session: req.Session, ID: req.ID, Sender: req.Sender, Text: req.Text, Priority: prio, ReplyTo: req.ReplyTo}
+	who := callerFrom(r.Context())
+	session := who.namespace(req.Session)
+	if who.tenant != "" {
+		if _, tenant, err := s.g.Route(session); err == nil && tenant != who.tenant {
+			writeJSON(w, http.StatusForbidden, apiError{Field: "session", Error: fmt.Sprintf(
+				"session %q routes to tenant %q, not to the key's tenant %q: add a [[route]] with match = \"%s/*\" and tenant = %q",
+				session, tenant, who.tenant, who.tenant, who.tenant)})
+			return
+		}
+	}
+	in := gateway.Inbound{Session: session, Tenant: who.tenant, ID: req.ID, Sender: req.Sender, Text: req.Text, Priority: prio, ReplyTo: req.ReplyTo}
 	if req.Time != nil {
 		in.Time = *req.Time
 	} else {
@@ -147,7 +163,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, statusFor(err), apiError{Error: err.Error()})
 		return
 	}
-	resp := MessageResponse{ID: rc.ID, Session: rc.Session, Duplicate: rc.Duplicate}
+	resp := MessageResponse{ID: rc.ID, Session: req.Session, Duplicate: rc.Duplicate}
 	if r.URL.Query().Get("wait") == "run" {
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		resp.RunID, _ = rc.RunID(ctx)
@@ -187,10 +203,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, apiError{Error: "streaming is not supported by this connection"})
 		return
 	}
+	// A tenant's caller sees only its own sessions, under the names it
+	// used; an unbound caller sees every session.
+	who := callerFrom(r.Context())
 	session := r.URL.Query().Get("session")
 	var filter func(*gateway.Event) bool
-	if session != "" {
-		filter = func(e *gateway.Event) bool { return e.Session == session }
+	switch {
+	case session != "":
+		full := who.namespace(session)
+		filter = func(e *gateway.Event) bool { return e.Session == full }
+	case who.tenant != "":
+		filter = func(e *gateway.Event) bool { _, ok := who.local(e.Session); return ok }
 	}
 	sub := s.g.Events().Subscribe(1024, filter)
 	defer sub.Close()
@@ -215,6 +238,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, ": dropped %d events\n\n", d-reported)
 				reported = d
 			}
+			ev.Session, _ = who.local(ev.Session)
 			data, _ := json.Marshal(ev)
 			fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", strconv.FormatUint(ev.Seq, 10), ev.Type, data)
 		}

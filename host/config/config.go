@@ -25,6 +25,17 @@ type Config struct {
 	Auth      Auth            `toml:"auth"`
 	Subagents subagent.Config `toml:"subagents"`
 	Stub      Stub            `toml:"stub"`
+	// Tenants are the sandboxes plugins run in, keyed by the name in each
+	// plugin's tenant key ([tenant.NAME]). A tenant missing here has no
+	// tenant-wide bounds.
+	Tenants map[string]Tenant `toml:"tenant"`
+	// Timers limits plugin timers ([timers]).
+	Timers Timers `toml:"timers"`
+	// Schedules call plugins' on_timer on a period or cron expression
+	// ([[schedule]]).
+	Schedules []Schedule `toml:"schedule"`
+	// APIKeys are the per-tenant keys of the message routes ([[api_key]]).
+	APIKeys []APIKey `toml:"api_key"`
 
 	// File is the path the config was read from, for messages.
 	File string `toml:"-"`
@@ -41,6 +52,10 @@ type Server struct {
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 	// MaxBodyBytes caps a POSTed message. Default 1MiB.
 	MaxBodyBytes ByteSize `toml:"max_body"`
+	// AdminToken is where the admin token is read at start ("env:NAME" or
+	// "file:PATH"). When set, /v1/stats, /metrics and /v1/admin/* require
+	// "Authorization: Bearer TOKEN". Empty leaves them open.
+	AdminToken string `toml:"admin_token"`
 }
 
 // Runtime configures the Wasm engine shared by all plugins.
@@ -94,6 +109,11 @@ type Plugin struct {
 	Auth []string `toml:"auth"`
 	// Egress is the plugin's outbound HTTP policy.
 	Egress Egress `toml:"egress"`
+
+	// HostFunctions and MaxTableElements come from the plugin's
+	// [tenant.NAME] table (see Tenant); they are not plugin keys.
+	HostFunctions    []string `toml:"-"`
+	MaxTableElements int      `toml:"-"`
 }
 
 // Egress is a plugin's outbound HTTP policy. With no Allow entries the

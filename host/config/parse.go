@@ -116,7 +116,9 @@ func (c *Config) applyDefaults() {
 			p.Egress.Redirects = "follow"
 		}
 	}
+	c.applyTenants()
 	c.Stub.Config = c.Stub.Config.WithDefaults()
+	c.applyTimerDefaults()
 	if c.Stub.Listen == "" {
 		c.Stub.Listen = "127.0.0.1:0"
 	}
@@ -196,6 +198,9 @@ func (c *Config) Validate() error {
 			add("route[%d].plugin = %q names no [[plugin]]", i, r.Plugin)
 		}
 	}
+	errs = append(errs, c.validateAccess()...)
+	errs = append(errs, c.validateTimers(names)...)
+	c.validateTenants(add)
 	if err := c.Stub.Config.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -6,7 +6,25 @@
 // A message flows: Submit -> coalesce.Coalescer (one batch per burst) ->
 // queue.Queue (per-session order, priorities, lanes) -> plugin handle ->
 // events. Intake is acknowledged when the coalescer accepts the message;
-// that is where a durable journal will sit.
+// that is where a durable journal will sit. Plugin timers and [[schedule]]
+// entries enter the same queue as Background tasks that call on_timer in
+// their session.
+//
+// # Shutdown order
+//
+// Shutdown runs once, in this order:
+//
+//  1. stop intake: Submit returns ErrDraining, plugin timers and schedules
+//     that fall due enqueue nothing, and gw_timer_set returns unavailable;
+//  2. flush windows: every open coalescing window becomes a batch;
+//  3. drain runs: queued and running tasks finish until Shutdown's ctx ends;
+//  4. cancel runs: subagents stop, the queue closes, and the runs still going
+//     are cancelled and waited for;
+//  5. clear timers: the timer manager shuts down, so no timer callback
+//     starts and none is left running;
+//  6. close plugins: every plugin instance is closed;
+//
+// and then it reports the accepted messages that never ran.
 package gateway
 
 import (
@@ -46,6 +64,10 @@ type Options struct {
 	// Auth, when set, is asked to preload a plugin's credentials as each
 	// message for it is accepted, so no resolution happens inside a run.
 	Auth *auth.Cache
+	// Timers is the timer manager the gateway uses; it must run on Clock.
+	// The gateway takes ownership: Shutdown, and a New that fails, shut it
+	// down. Nil makes New create one with NewTimerManager.
+	Timers *timers.Manager
 }
 
 // Gateway is a running message path. It is safe for concurrent use.
@@ -61,6 +83,18 @@ type Gateway struct {
 	auth   *auth.Cache
 
 	plugins *registry
+	// sub runs spawned child runs and delivers their completions.
+	sub *subagents
+	// obs counts run outcomes per plugin and keeps recent failures.
+	obs observer
+	// ptimers indexes the timers plugins set; schedules are the
+	// [[schedule]] entries; bg tracks the on_timer tasks both enqueue.
+	ptimers   *pluginTimers
+	schedules []*schedule
+	bg        background
+	// onShutdownStep, set only by tests, is called as each step of
+	// Shutdown begins.
+	onShutdownStep func(step string)
 
 	ctx      context.Context // cancelled by Close: ends every run
 	cancel   context.CancelFunc
@@ -80,6 +114,7 @@ type Gateway struct {
 
 	lat     latencies
 	counter counters
+	sandbox sandboxCounters // traps, timeouts and limit stops by tenant
 	runSeq  atomic.Uint64
 	msgSeq  atomic.Uint64
 }
@@ -119,9 +154,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		idle:    make(chan struct{}),
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
-	g.timers = timers.New(opts.Clock, timers.Options{OnError: func(label string, owner timers.Owner, err error) {
-		g.log.Error("timer callback failed", "label", label, "owner", owner.String(), "err", err)
-	}})
+	g.timers = opts.Timers
+	if g.timers == nil {
+		g.timers = NewTimerManager(opts.Clock, opts.Logger)
+	}
+	g.ptimers = newPluginTimers(g, cfg.Timers)
 
 	ok := false
 	defer func() {
@@ -150,6 +187,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
 	g.queue = q
+	if err := g.startSubagents(); err != nil {
+		return nil, err
+	}
 
 	coal, err := coalesce.New(cfg.Agents.Defaults.Coalesce,
 		g.timers.Clock(timers.Owner{Kind: timers.OwnerComponent, ID: "coalesce"}, "coalesce/window"),
@@ -158,6 +198,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		return nil, fmt.Errorf("coalescer: %w", err)
 	}
 	g.coal = coal
+	if err := g.startSchedules(); err != nil {
+		return nil, err
+	}
 	ok = true
 	return g, nil
 }
@@ -168,6 +211,7 @@ func (g *Gateway) abort() {
 	if g.plugins != nil {
 		g.plugins.closeAll(context.Background())
 	}
+	g.closeSubagents(context.Background())
 	_ = g.timers.Shutdown(context.Background())
 }
 
@@ -223,6 +267,15 @@ func (g *Gateway) Submit(ctx context.Context, in Inbound) (*Receipt, error) {
 	rt, err := g.route(in.Session)
 	if err != nil {
 		g.counter.rejected.Add(1)
+		return nil, err
+	}
+	// A tenant at its queue cap is told now, with a typed error (429 on the
+	// API), instead of after its message waited out a coalescing window.
+	if err := g.queue.Admit(rt.tenant); err != nil {
+		g.counter.rejected.Add(1)
+		if errors.Is(err, queue.ErrDraining) {
+			return nil, ErrDraining
+		}
 		return nil, err
 	}
 	if g.auth != nil {

@@ -26,8 +26,11 @@ type ShutdownReport struct {
 	// Cancelled counts runs cancelled because the drain timed out.
 	Cancelled int `json:"cancelled_runs"`
 	// TimedOut is true when runs were still going at the deadline.
-	TimedOut bool          `json:"timed_out"`
-	Took     time.Duration `json:"took_ns"`
+	TimedOut bool `json:"timed_out"`
+	// TimersCleared counts the timers still pending when shutdown cleared
+	// them: plugin timers, schedules and component timers.
+	TimersCleared int           `json:"timers_cleared"`
+	Took          time.Duration `json:"took_ns"`
 }
 
 // Shutdown stops the gateway in this order: stop intake (Submit returns
@@ -41,25 +44,40 @@ func (g *Gateway) Shutdown(ctx context.Context) ShutdownReport {
 	defer g.shutdownMu.Unlock()
 	start := time.Now()
 	var report ShutdownReport
+	g.shutdownStep(stepStopIntake)
 	g.draining.Store(true)
+	g.bg.close()
 
 	// Flushing can wait on runs in flight (messages collected while a
 	// session is busy go out when its run ends), so it shares ctx.
+	g.shutdownStep(stepFlushWindows)
 	if err := g.coal.Close(ctx); err != nil {
 		g.log.Warn("shutdown: coalescer did not flush every window", "err", err)
 	}
+	g.shutdownStep(stepDrainRuns)
 	if !g.waitQueueEmpty(ctx) {
 		report.TimedOut = true
 	}
 
+	// Children still running are cancelled and completion delivery stops
+	// before the queue closes, so no new child or callback task is queued.
+	subCtx, subCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	g.closeSubagents(subCtx)
+	subCancel()
+	g.shutdownStep(stepCancelRuns)
 	drain := g.queue.Close()
 	report.Cancelled = drain.StillRunning
 	g.cancel()
 	g.batches.Wait()
+	g.bg.wg.Wait()
 
+	g.shutdownStep(stepClearTimers)
+	report.TimersCleared = g.timers.Stats().Active
 	if err := g.timers.Shutdown(context.Background()); err != nil {
 		g.log.Warn("shutdown: timers", "err", err)
 	}
+	g.ptimers.clearWhere(func(*pluginTimer) bool { return true })
+	g.shutdownStep(stepClosePlugins)
 	g.plugins.closeAll(context.Background())
 
 	g.mu.Lock()
@@ -80,7 +98,7 @@ func (g *Gateway) Shutdown(ctx context.Context) ShutdownReport {
 		g.bus.Publish(Event{Type: EventNotRun, Session: m.Session, MessageIDs: []string{m.ID}, Reason: "gateway shut down before it ran"})
 	}
 	report.Took = time.Since(start)
-	g.log.Info("gateway stopped", "not_run", len(report.NotRun), "cancelled_runs", report.Cancelled, "timed_out", report.TimedOut)
+	g.log.Info("gateway stopped", "not_run", len(report.NotRun), "cancelled_runs", report.Cancelled, "timed_out", report.TimedOut, "timers_cleared", report.TimersCleared)
 	return report
 }
 
@@ -120,6 +138,18 @@ type Stats struct {
 	Coalescer coalesce.Stats         `json:"coalescer"`
 	Plugins   []plugin.Stats         `json:"plugins"`
 	Timers    timers.Stats           `json:"timers"`
+	// PluginTimers counts the timers plugins set; Schedules counts the
+	// runs of each [[schedule]].
+	PluginTimers PluginTimerStats `json:"plugin_timers"`
+	Schedules    []ScheduleStats  `json:"schedules"`
+	// Subagents counts child runs, completion deliveries and their latency.
+	Subagents SubagentStats `json:"subagents"`
+	// RunsByPlugin counts run outcomes and durations per plugin.
+	RunsByPlugin map[string]PluginRunStats `json:"runs_by_plugin"`
+	// RecentFailures holds the latest run.failed events, newest first.
+	RecentFailures []Event `json:"recent_failures"`
+	// Sandbox counts traps, timeouts and limit stops per tenant.
+	Sandbox map[string]TenantSandboxStats `json:"sandbox_by_tenant"`
 }
 
 // MessageStats counts messages at intake.
@@ -147,16 +177,22 @@ func (g *Gateway) Stats() Stats {
 	pending := len(g.pending)
 	g.mu.Unlock()
 	c := &g.counter
+	byPlugin, failures := g.obs.snapshot()
 	return Stats{
+		RunsByPlugin: byPlugin, RecentFailures: failures,
 		Draining: g.draining.Load(),
 		Messages: MessageStats{Accepted: c.accepted.Load(), Duplicates: c.duplicates.Load(), Rejected: c.rejected.Load(),
 			Delivered: c.delivered.Load(), Pending: pending, NotRun: c.notRun.Load()},
 		Runs: RunStats{Started: c.runsStarted.Load(), OK: c.runsOK.Load(), Failed: c.runsFailed.Load(),
 			Rejected: c.runsRejected.Load(), Replies: c.replies.Load()},
-		Latency:   g.lat.snapshot(),
-		Queue:     g.queue.Stats(),
-		Coalescer: g.coal.Stats(),
-		Plugins:   g.plugins.stats(),
-		Timers:    g.timers.Stats(),
+		Latency:      g.lat.snapshot(),
+		Queue:        g.queue.Stats(),
+		Coalescer:    g.coal.Stats(),
+		Plugins:      g.plugins.stats(),
+		Timers:       g.timers.Stats(),
+		PluginTimers: g.ptimers.snapshot(),
+		Schedules:    g.scheduleStats(),
+		Subagents:    g.subagentStats(),
+		Sandbox:      g.sandbox.snapshot(),
 	}
 }

@@ -39,10 +39,13 @@ func pluginOptions(pc config.Plugin, cache *plugin.Cache, log *slog.Logger) plug
 			CallTimeout:    time.Duration(pc.CallTimeout),
 			MaxInstances:   pc.MaxInstances,
 			MaxOutputBytes: int(pc.MaxOutput),
+
+			MaxTableElements: pc.MaxTableElements,
 		},
-		Config: pc.Config,
-		Cache:  cache,
-		Logger: log.With("plugin", pc.Name),
+		HostFunctions: pc.HostFunctions,
+		Config:        pc.Config,
+		Cache:         cache,
+		Logger:        log.With("plugin", pc.Name),
 	}
 }
 

@@ -61,8 +61,11 @@ func (g *Gateway) dispatch(b *coalesce.Batch) {
 // batchNotRun reports a batch whose task never started.
 func (g *Gateway) batchNotRun(b *coalesce.Batch, rt route, err error) {
 	g.counter.runsRejected.Add(1)
-	g.bus.Publish(Event{Type: EventRunFailed, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin,
-		MessageIDs: messageIDs(b), Reason: "not run: " + err.Error()})
+	ev := Event{Type: EventRunFailed, Time: g.clk.Now(), Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin,
+		MessageIDs: messageIDs(b), Reason: "not run: " + err.Error()}
+	g.obs.notStarted(rt.plugin)
+	g.obs.failed(ev)
+	g.bus.Publish(ev)
 	g.log.Warn("run not started", "session", b.Session, "run", b.RunID, "plugin", rt.plugin, "err", err)
 }
 
@@ -75,8 +78,10 @@ func messageIDs(b *coalesce.Batch) []string {
 }
 
 // run calls the session's plugin with one batch.
-func (g *Gateway) run(ctx context.Context, b *coalesce.Batch, rt route, info queue.RunInfo) error {
+func (g *Gateway) run(ctx context.Context, b *coalesce.Batch, rt route, info queue.RunInfo) (err error) {
 	g.counter.runsStarted.Add(1)
+	defer func(start time.Time) { g.obs.runEnded(rt.plugin, g.clk.Now().Sub(start), err != nil) }(g.clk.Now())
+	defer func() { g.endParentRun(ctx, b.RunID, err) }()
 	accepted := g.markDelivered(b)
 	defer g.recordLatency(b, accepted)
 
@@ -148,12 +153,14 @@ func dropNotices(info queue.RunInfo) []string {
 
 func (g *Gateway) runFailed(b *coalesce.Batch, rt route, err error) {
 	g.counter.runsFailed.Add(1)
-	ev := Event{Type: EventRunFailed, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin,
+	ev := Event{Type: EventRunFailed, Time: g.clk.Now(), Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin,
 		MessageIDs: messageIDs(b), Reason: err.Error()}
 	var ce *plugin.CallError
 	if errors.As(err, &ce) {
 		ev.Kind = string(ce.Kind)
+		g.sandbox.record(rt.tenant, ce.Kind)
 	}
+	g.obs.failed(ev)
 	g.bus.Publish(ev)
 	g.log.Warn("run failed", "session", b.Session, "run", b.RunID, "plugin", rt.plugin, "tenant", rt.tenant, "err", err)
 }

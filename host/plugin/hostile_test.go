@@ -21,7 +21,7 @@ func TestLoadRejects(t *testing.T) {
 		{"missing export", wat.NoExport, `missing export "handle"`},
 		{"wrong abi version", wat.BadABI, "plugin declares ABI version 2, this host supports ABI version 1"},
 		{"unknown import", wat.BadImport, "unknown import env.system"},
-		{"not wasm", []byte("hello"), "compile:"},
+		{"not wasm", []byte("hello"), "parse: not a WebAssembly module"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

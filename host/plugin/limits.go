@@ -32,7 +32,22 @@ type Limits struct {
 	// MaxVarBytes caps the instance variables (var_set) of one instance.
 	// Default 1 MiB.
 	MaxVarBytes int
+	// MaxTableElements caps the declared maximum of each table, in elements,
+	// and of all tables together. A module with a table that declares no
+	// maximum is rejected at load. Default 100000: wazero stores a table
+	// element in 8 bytes, so a full table costs at most 800 KB per instance.
+	MaxTableElements int
 }
+
+// StackReserveBytes is the host memory one call's guest stack may take in
+// the worst case, for budgeting: wazero 1.12 grows a call's stack by
+// doubling until it passes 50,000,000 bytes and then traps with a stack
+// overflow, and the final stack, the copy it grew from and earlier copies
+// awaiting collection together measured about 250 MB per call
+// (TestDeepRecursionBounded, 4 concurrent calls). The engine offers no
+// setting for this ceiling, so concurrent calls, bounded by MaxInstances,
+// are what bounds the total.
+const StackReserveBytes = 256 << 20
 
 // DefaultLimits returns the limits used for zero fields.
 func DefaultLimits() Limits {
@@ -46,6 +61,8 @@ func DefaultLimits() Limits {
 		MaxLogBytes:    64 << 10,
 		MaxEmits:       256,
 		MaxVarBytes:    1 << 20,
+
+		MaxTableElements: 100_000,
 	}
 }
 
@@ -79,6 +96,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxVarBytes == 0 {
 		l.MaxVarBytes = d.MaxVarBytes
 	}
+	if l.MaxTableElements == 0 {
+		l.MaxTableElements = d.MaxTableElements
+	}
 	return l
 }
 
@@ -94,7 +114,7 @@ func (l Limits) Validate() error {
 	if l.CallTimeout < 0 || l.InitTimeout < 0 {
 		problems = append(problems, "timeouts must not be negative")
 	}
-	if l.MaxInstances < 0 || l.MaxOutputBytes < 0 || l.MaxLogBytes < 0 || l.MaxEmits < 0 || l.MaxVarBytes < 0 {
+	if l.MaxInstances < 0 || l.MaxOutputBytes < 0 || l.MaxLogBytes < 0 || l.MaxEmits < 0 || l.MaxVarBytes < 0 || l.MaxTableElements < 0 {
 		problems = append(problems, "counts and sizes must not be negative")
 	}
 	if len(problems) == 0 {

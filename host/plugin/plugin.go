@@ -44,6 +44,11 @@ type Options struct {
 	// CompileWorkers is the number of goroutines compiling the module. Zero
 	// means GOMAXPROCS.
 	CompileWorkers int
+	// HostFunctions lists the gateway host functions (abi.HostFunctions) the
+	// module may import. Nil grants all of them, and an empty non-nil slice
+	// grants none. A module importing a function that is not granted is
+	// rejected at load. Extism's http_request needs the gw_http grant.
+	HostFunctions []string
 }
 
 // Plugin is a loaded, validated module with its instance pool. It is safe
@@ -78,7 +83,20 @@ func Load(ctx context.Context, name string, wasm []byte, opts Options) (*Plugin,
 	if err := opts.Limits.Validate(); err != nil {
 		return nil, &LoadError{Plugin: name, Reasons: []string{err.Error()}}
 	}
+	if problems := validateGrants(opts.HostFunctions); len(problems) > 0 {
+		return nil, &LoadError{Plugin: name, Reasons: problems}
+	}
 	limits := opts.Limits.withDefaults()
+
+	// The sandbox checks run before compilation, so an oversized table or
+	// memory is named as such and never reaches the engine.
+	shape, err := parseModule(wasm)
+	if err != nil {
+		return nil, &LoadError{Plugin: name, Reasons: []string{"parse: " + err.Error()}}
+	}
+	if problems := validateShape(shape, limits, grantSet(opts.HostFunctions)); len(problems) > 0 {
+		return nil, &LoadError{Plugin: name, Reasons: problems}
+	}
 	sum := sha256.Sum256(wasm)
 	p := &Plugin{
 		name:     name,
@@ -111,7 +129,7 @@ func Load(ctx context.Context, name string, wasm []byte, opts Options) (*Plugin,
 		workers = runtime.GOMAXPROCS(0)
 	}
 	compileCtx := experimental.WithCompilationWorkers(ctx, workers)
-	compiled, err := p.rt.CompileModule(compileCtx, wasm)
+	compiled, err := p.rt.CompileModule(compileCtx, withTableMaximums(wasm, shape))
 	if err != nil {
 		reason := "compile: " + err.Error()
 		if strings.Contains(err.Error(), "over limit") {
@@ -147,7 +165,12 @@ func (p *Plugin) firstInstance(ctx context.Context) (*instance, error) {
 	inst, err := p.newInstance(ctx)
 	if err != nil {
 		<-p.pool.slots
-		return nil, &LoadError{Plugin: p.name, Reasons: []string{"instantiate: " + err.Error()}}
+		reason := "instantiate: " + err.Error()
+		var ce *CallError
+		if errors.As(err, &ce) && ce.Kind == KindTimeout {
+			reason = fmt.Sprintf("instantiate: the start function or %s ran past the init timeout of %s: make initialization shorter or raise the init timeout", abi.ExportInitialize, p.limits.InitTimeout)
+		}
+		return nil, &LoadError{Plugin: p.name, Reasons: []string{reason}}
 	}
 	p.pool.created.Add(1)
 

@@ -15,4 +15,18 @@ var (
 	BadImport []byte
 	//go:embed customsection.wasm
 	CustomSection []byte
+	//go:embed tablenomax.wasm
+	TableNoMax []byte
+	//go:embed tablebig.wasm
+	TableBig []byte
+	//go:embed memmax.wasm
+	MemMax []byte
+	//go:embed startloop.wasm
+	StartLoop []byte
+	//go:embed recurse.wasm
+	Recurse []byte
+	//go:embed growloop.wasm
+	GrowLoop []byte
+	//go:embed kernelabuse.wasm
+	KernelAbuse []byte
 )
