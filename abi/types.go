@@ -103,6 +103,26 @@ type SubagentCompletion struct {
 	Status string `json:"status"`
 	Output []byte `json:"output,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Attempt is the 1-based delivery attempt of this completion.
+	Attempt int `json:"attempt,omitempty"`
+	// SiblingsPending counts the other children of the same parent run whose
+	// completion has not been delivered yet; 0 means this is the last one
+	// the host knows of. With Siblings it lets a parent fan in without
+	// keeping state between calls, which pooled instances cannot do.
+	SiblingsPending int `json:"siblings_pending"`
+	// Siblings are the other children of the same parent run still known to
+	// the host, with their results when they ended.
+	Siblings []Sibling `json:"siblings,omitempty"`
+}
+
+// Sibling is another child of the same parent run, in a SubagentCompletion.
+type Sibling struct {
+	RunID     string `json:"run_id"`
+	Label     string `json:"label,omitempty"`
+	Status    string `json:"status"`
+	Delivered bool   `json:"delivered"`
+	Output    []byte `json:"output,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 // TimerFired is the input of ExportOnTimer.

@@ -18,6 +18,7 @@ import (
 	"github.com/wasm-gateway/wasm-gateway/host/egress"
 	"github.com/wasm-gateway/wasm-gateway/host/gateway"
 	"github.com/wasm-gateway/wasm-gateway/host/stub"
+	"github.com/wasm-gateway/wasm-gateway/host/timers"
 )
 
 // stubKeyEnv is the environment variable the default config's auth profile
@@ -55,6 +56,9 @@ type system struct {
 	auth    *auth.Cache
 	egress  *egress.Checkpoint
 	log     *slog.Logger
+	// timers is the timer manager until the gateway takes it over; nil
+	// after that.
+	timers *timers.Manager
 }
 
 type bootOptions struct {
@@ -69,10 +73,19 @@ func boot(ctx context.Context, cfg *config.Config, opts bootOptions) (*system, e
 	if opts.logger == nil {
 		opts.logger = slog.New(slog.DiscardHandler)
 	}
+	// On the real clock the auth cache's refresh timers go through the
+	// gateway's timer manager, so they are listed in its stats and stopped
+	// at its shutdown. A virtual clock (replay) only moves between runs, so
+	// credentials keep the real clock there: a refresh or cooldown wait
+	// inside a run would otherwise never end.
+	authClock := clock.Real()
+	var tm *timers.Manager
 	if opts.clock == nil {
 		opts.clock = clock.Real()
+		tm = gateway.NewTimerManager(opts.clock, opts.logger)
+		authClock = tm.Clock(timers.Owner{Kind: timers.OwnerComponent, ID: "auth"}, "auth/refresh")
 	}
-	s := &system{cfg: cfg, log: opts.logger}
+	s := &system{cfg: cfg, log: opts.logger, timers: tm}
 	ok := false
 	defer func() {
 		if !ok {
@@ -108,9 +121,7 @@ func boot(ctx context.Context, cfg *config.Config, opts bootOptions) (*system, e
 	}
 
 	if len(cfg.Auth.Profiles) > 0 {
-		// Credentials and egress work against real servers, so they keep
-		// the real clock even when the gateway runs on a virtual one.
-		cache, err := auth.New(cfg.Agents.Defaults.AuthCache, cfg.Auth.Profiles, auth.Options{Clock: clock.Real()})
+		cache, err := auth.New(cfg.Agents.Defaults.AuthCache, cfg.Auth.Profiles, auth.Options{Clock: authClock})
 		if err != nil {
 			return nil, fmt.Errorf("auth cache: %w", err)
 		}
@@ -124,12 +135,16 @@ func boot(ctx context.Context, cfg *config.Config, opts bootOptions) (*system, e
 			}
 		}
 	}
+	// Egress works against real servers, so it keeps the real clock even
+	// when the gateway runs on a virtual one.
 	s.egress = egress.New(egress.Options{Clock: clock.Real()})
 	eg, err := gateway.NewEgress(cfg, s.egress, s.auth)
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(ctx, cfg, gateway.Options{Clock: opts.clock, Logger: opts.logger, HTTP: eg, Auth: s.auth})
+	gw, err := gateway.New(ctx, cfg, gateway.Options{Clock: opts.clock, Logger: opts.logger, HTTP: eg, Auth: s.auth, Timers: tm})
+	// New owns the manager from here, also when it fails.
+	s.timers = nil
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +167,9 @@ func (s *system) close(ctx context.Context) gateway.ShutdownReport {
 	}
 	if s.stub != nil {
 		_ = s.stub.Close()
+	}
+	if s.timers != nil {
+		_ = s.timers.Shutdown(context.Background())
 	}
 	return report
 }

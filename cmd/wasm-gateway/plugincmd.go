@@ -156,7 +156,7 @@ func (cliHost) Log(_ context.Context, req abi.LogRequest) {
 }
 
 // examplePlugins are the Go plugins that `plugins build` and demo build.
-var examplePlugins = []string{"plugins/echo", "plugins/chat-agent"}
+var examplePlugins = []string{"plugins/echo", "plugins/chat-agent", "plugins/summarize", "plugins/research-agent", "plugins/heartbeat"}
 
 func cmdPlugins(args []string) error {
 	if len(args) == 0 || args[0] != "build" {

@@ -37,6 +37,7 @@ func New(g *gateway.Gateway, log *slog.Logger, maxBody int64) *Server {
 	s.mux.HandleFunc("GET /v1/events", s.tenantOnly(s.events))
 	s.mux.HandleFunc("GET /v1/stats", s.adminOnly(s.stats))
 	s.registerSubagents()
+	s.registerAdmin()
 	s.mux.HandleFunc("GET /metrics", s.adminOnly(s.metricsHandler().ServeHTTP))
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
 	s.mux.HandleFunc("GET /healthz", s.health)

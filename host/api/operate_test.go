@@ -64,7 +64,7 @@ tenant = "acme"
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(context.Background(), cfg, gateway.Options{})
+	g, err := gateway.New(context.Background(), cfg, gateway.Options{Cache: testCache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +145,8 @@ func TestAdminRoutesRequireToken(t *testing.T) {
 
 func TestTenantKeyBindsSession(t *testing.T) {
 	srv, g := newOperatedServer(t)
+	sub := g.Events().Subscribe(64, nil)
+	defer sub.Close()
 	msg := `{"session":"chat-1","id":"m1","text":"hi"}`
 
 	if status, body := do(t, "POST", srv.URL+"/v1/messages", "", msg); status != http.StatusUnauthorized || !strings.Contains(body, "Authorization: Bearer") {
@@ -165,9 +167,17 @@ func TestTenantKeyBindsSession(t *testing.T) {
 	if resp.Session != "chat-1" {
 		t.Errorf("response session: got %q, want the caller's name %q", resp.Session, "chat-1")
 	}
+	// The run carries the namespaced session and tenant acme, which the
+	// route binds.
 	pollUntil(t, "acme run", func() bool { return g.Stats().RunsByPlugin["echo"].OK == 1 })
-	if ten := g.Stats().Queue.Tenants["acme"]; ten.Queued != 0 || ten.Running != 0 {
-		t.Errorf("acme tenant after run: got %+v, want idle", ten)
+	for ev := range sub.C {
+		if ev.Type != gateway.EventRunStarted {
+			continue
+		}
+		if ev.Session != "acme/chat-1" || ev.Tenant != "acme" {
+			t.Errorf("run.started: got session %q tenant %q, want %q and %q", ev.Session, ev.Tenant, "acme/chat-1", "acme")
+		}
+		break
 	}
 
 	// The admin token is not bound to a tenant, so "chat-1" reaches the

@@ -83,7 +83,7 @@ func (s *Server) listSubagents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// getSubagent serves GET /v1/subagents/{id}?wait=DURATION. It answers 404
+// getSubagent serves GET /v1/subagents/{id}?wait=DURATION. It returns 404
 // for an unknown or archived id, 200 with the record once the run ended,
 // and 202 with the current record when the run is still active after the
 // wait (no wait by default, at most maxSubagentWait).
@@ -124,7 +124,7 @@ func (s *Server) getSubagent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// The wait ended first: answer with the run as it is now.
+	// The wait ended first, so the response carries the run as it is now.
 	rec, err = reg.Get(id)
 	if err != nil {
 		notFound()

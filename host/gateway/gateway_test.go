@@ -41,7 +41,7 @@ func testConfig(t testing.TB, toml string, extra ...string) *config.Config {
 
 func newGateway(t testing.TB, cfg *config.Config, clk clock.Clock) *Gateway {
 	t.Helper()
-	g, err := New(context.Background(), cfg, Options{Clock: clk})
+	g, err := New(context.Background(), cfg, Options{Clock: clk, Cache: testCache})
 	if err != nil {
 		t.Fatal(err)
 	}

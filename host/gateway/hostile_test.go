@@ -74,7 +74,7 @@ func TestHostilePluginsFailAlone(t *testing.T) {
 		return p
 	}
 	tests := []struct {
-		name   string
+		name    string
 		path    func() string
 		timeout string
 		kind    string

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasm-gateway/wasm-gateway/host/config"
@@ -25,6 +26,13 @@ type registry struct {
 type loaded struct {
 	p   *plugin.Plugin
 	cfg config.Plugin
+
+	// refs counts leases taken by acquire and not yet released; retired is
+	// set once a newer version replaced this one. The plugin closes when
+	// both hold: retired and no lease left.
+	refs      atomic.Int64
+	retired   atomic.Bool
+	closeOnce sync.Once
 }
 
 func newRegistry(cache *plugin.Cache, log *slog.Logger) *registry {
@@ -66,10 +74,9 @@ func (r *registry) load(ctx context.Context, cfg *config.Config, pc config.Plugi
 	r.plugins[pc.Name] = &loaded{p: p, cfg: pc}
 	r.mu.Unlock()
 	if old != nil {
-		// Close waits for the old version's calls in flight.
-		if err := old.p.Close(ctx); err != nil {
-			r.log.Warn("close replaced plugin", "plugin", pc.Name, "err", err)
-		}
+		// Runs holding a lease on the old version finish on it; the last
+		// one to release it closes it.
+		r.retire(old)
 	}
 	return nil
 }

@@ -85,12 +85,13 @@ func (g *Gateway) run(ctx context.Context, b *coalesce.Batch, rt route, info que
 	accepted := g.markDelivered(b)
 	defer g.recordLatency(b, accepted)
 
-	l, ok := g.plugins.get(rt.plugin)
+	l, ok := g.plugins.acquire(rt.plugin)
 	if !ok {
 		err := errors.New("plugin " + rt.plugin + " is not loaded")
 		g.runFailed(b, rt, err)
 		return err
 	}
+	defer g.plugins.release(l)
 	g.bus.Publish(Event{Type: EventRunStarted, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin, MessageIDs: messageIDs(b)})
 
 	in := abi.HandleInput{

@@ -18,6 +18,9 @@ type TenantSandboxStats struct {
 	LimitRejections int64 `json:"limit_rejections"`
 }
 
+// TODO: modules rejected at load (a hot reload with a table or memory over
+// its tenant's limit) are not counted per tenant yet.
+
 // sandboxCounters holds TenantSandboxStats by tenant. Its zero value is
 // ready to use, and it is safe for concurrent use.
 type sandboxCounters struct {

@@ -22,11 +22,11 @@ import (
 // calls the parent plugin's on_subagent_complete export, so it waits for
 // the parent's current run and never overlaps the parent's other work.
 //
-// Child input and output: the child's handle receives a HandleInput with
-// lane "subagent", the child's session and run id, and one message whose id
-// is the run id and whose text is the spawn input (so the input must be
-// UTF-8 text, such as JSON). The completion's output is the child's handle
-// output as returned: the JSON of an abi.HandleOutput.
+// The child's handle receives a HandleInput with lane "subagent", the
+// child's session and run id, and one message whose id is the run id and
+// whose text is the spawn input. The input must therefore be UTF-8 text,
+// such as JSON. The completion's output is the child's handle output as
+// returned: the JSON of an abi.HandleOutput.
 type subagents struct {
 	g   *Gateway
 	reg *subagent.Registry
@@ -44,33 +44,11 @@ type childRoute struct {
 	refs int
 }
 
-// completionInput is the input of on_subagent_complete: the ABI v1 fields
-// and three fields the host adds. Plugins that decode only
-// abi.SubagentCompletion ignore them, as ABI.md allows for unknown fields.
-type completionInput struct {
-	abi.SubagentCompletion
-	// Attempt is the 1-based delivery attempt of this completion.
-	Attempt int `json:"attempt"`
-	// SiblingsPending counts the other children of the same parent run
-	// whose completion has not been delivered yet: still queued or running,
-	// or ended and waiting their turn. Zero means this is the last
-	// completion of the parent run's children known to the host.
-	SiblingsPending int `json:"siblings_pending"`
-	// Siblings describes the other children of the same parent run that are
-	// still in the registry, so a parent can combine results without
-	// keeping state between calls (instances are pooled).
-	Siblings []siblingInfo `json:"siblings,omitempty"`
-}
-
-// siblingInfo is one other child of the same parent run.
-type siblingInfo struct {
-	RunID     string `json:"run_id"`
-	Label     string `json:"label,omitempty"`
-	Status    string `json:"status"`
-	Delivered bool   `json:"delivered"`
-	Output    []byte `json:"output,omitempty"`
-	Error     string `json:"error,omitempty"`
-}
+// completionInput and siblingInfo are the callback payloads of ABI v1.
+type (
+	completionInput = abi.SubagentCompletion
+	siblingInfo     = abi.Sibling
+)
 
 // startSubagents creates the registry with its timers on the gateway's
 // timer manager. Call it once from New, after the queue exists.
@@ -145,6 +123,8 @@ func (h *runHost) Spawn(ctx context.Context, req abi.SpawnRequest) abi.SpawnResp
 	if req.Plugin == "" {
 		return fail(abi.StatusInvalidRequest, "spawn: plugin is empty: name a [[plugin]] to run as the child")
 	}
+	// TODO: a plugin may spawn any loaded plugin of its tenant. A per-plugin
+	// allow list (answered with StatusNotAllowed) is not configurable yet.
 	if _, ok := g.plugins.get(req.Plugin); !ok {
 		return fail(abi.StatusNotFound, "spawn: plugin %q is not loaded: name one of the [[plugin]] entries", req.Plugin)
 	}
@@ -168,7 +148,7 @@ func (h *runHost) Spawn(ctx context.Context, req abi.SpawnRequest) abi.SpawnResp
 	return abi.SpawnResponse{RunID: id}
 }
 
-// spawnStatus maps a Spawn error to the status the plugin sees.
+// spawnStatus maps a Spawn error to the status the plugin receives.
 func spawnStatus(err error) abi.Status {
 	switch {
 	case errors.Is(err, subagent.ErrLimit):
@@ -203,9 +183,11 @@ func (r subagentRunner) Start(ctx context.Context, run *subagent.Run) error {
 	var started bool
 	var startedMu sync.Mutex
 	task := queue.Task{
-		Lane:     queue.LaneSubagent,
-		Session:  run.Session,
-		Tenant:   run.Tenant,
+		Lane:    queue.LaneSubagent,
+		Session: run.Session,
+		Tenant:  run.Tenant,
+		// NOTE: children run at normal priority whatever the parent's
+		// priority, because subagent.Run does not carry it.
 		Priority: queue.Normal,
 		Label:    run.ID,
 		Run: func(qctx context.Context, info queue.RunInfo) error {
@@ -318,15 +300,10 @@ func (n subagentNotifier) Deliver(ctx context.Context, c subagent.Completion) er
 	if !ok {
 		return fmt.Errorf("deliver completion of run %s: parent plugin %q is not loaded", c.ID, rt.plugin)
 	}
-	in := s.completionInput(c)
 	if !l.p.Has(abi.ExportOnSubagentComplete) {
 		g.bus.Publish(Event{Type: EventSubagent, Kind: "completion", Session: c.ParentSession, Tenant: c.Tenant,
-			RunID: c.ID, Plugin: rt.plugin, Reason: c.Error, Data: map[string]any{"completion": in}})
+			RunID: c.ID, Plugin: rt.plugin, Reason: c.Error, Data: map[string]any{"completion": s.completionInput(c)}})
 		return nil
-	}
-	data, err := json.Marshal(in)
-	if err != nil {
-		return fmt.Errorf("encode completion of run %s: %w", c.ID, err)
 	}
 
 	lane := queue.LaneMain
@@ -341,9 +318,15 @@ func (n subagentNotifier) Deliver(ctx context.Context, c subagent.Completion) er
 		Label:    "complete:" + c.ID,
 		Timeout:  time.Duration(g.cfg.Agents.Defaults.RunTimeout),
 		Run: func(ctx context.Context, _ queue.RunInfo) error {
+			// The siblings are read when the callback starts, not when it
+			// is queued: the parent run may still be spawning them.
+			data, err := json.Marshal(s.completionInput(c))
+			if err != nil {
+				return fmt.Errorf("encode completion of run %s: %w", c.ID, err)
+			}
 			// Spawns from the callback count against the parent run.
 			host := &runHost{g: g, session: c.ParentSession, runID: c.ParentRun, plugin: rt.plugin, tenant: rt.tenant}
-			_, err := l.p.Call(ctx, abi.ExportOnSubagentComplete, data, host)
+			_, err = l.p.Call(ctx, abi.ExportOnSubagentComplete, data, host)
 			return err
 		},
 	}
@@ -370,17 +353,15 @@ func (n subagentNotifier) Deliver(ctx context.Context, c subagent.Completion) er
 // the registry.
 func (s *subagents) completionInput(c subagent.Completion) completionInput {
 	in := completionInput{
-		SubagentCompletion: abi.SubagentCompletion{
-			ABIVersion:  abi.Version,
-			Session:     c.ParentSession,
-			ParentRunID: c.ParentRun,
-			RunID:       c.ID,
-			Label:       c.Label,
-			Status:      string(c.Status),
-			Output:      c.Output,
-			Error:       c.Error,
-		},
-		Attempt: c.Attempt,
+		ABIVersion:  abi.Version,
+		Session:     c.ParentSession,
+		ParentRunID: c.ParentRun,
+		RunID:       c.ID,
+		Label:       c.Label,
+		Status:      string(c.Status),
+		Output:      c.Output,
+		Error:       c.Error,
+		Attempt:     c.Attempt,
 	}
 	for _, rec := range s.reg.List(c.ParentSession) {
 		if rec.ParentRun != c.ParentRun || rec.ID == c.ID {

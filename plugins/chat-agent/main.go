@@ -13,6 +13,9 @@
 //
 // The plugin never sees the credential: it names the profile and the host
 // attaches the header on requests to that profile's origins.
+//
+// A message "remind me in DURATION: TEXT" sets a timer instead of going to
+// the provider, and on_timer replies TEXT in the same session when it fires.
 package main
 
 import (
@@ -72,6 +75,10 @@ func prompt(in *abi.HandleInput, system string) []chatMessage {
 //go:wasmexport handle
 func handle() int32 {
 	return sdk.Handle(func(in *abi.HandleInput) (*abi.HandleOutput, error) {
+		reminders := takeReminders(in)
+		if len(in.Messages) == 0 {
+			return &abi.HandleOutput{Replies: reminders, Outputs: map[string]any{"reminders": len(reminders)}}, nil
+		}
 		endpoint, ok := sdk.Config("endpoint")
 		if !ok {
 			return nil, errors.New("config key endpoint is missing: set it in the [[plugin]] config table")
@@ -110,7 +117,7 @@ func handle() int32 {
 			reply.ReplyTo = last.ID
 		}
 		return &abi.HandleOutput{
-			Replies: []abi.Reply{reply},
+			Replies: append(reminders, reply),
 			Outputs: map[string]any{"messages": len(in.Messages), "model": model},
 		}, nil
 	})

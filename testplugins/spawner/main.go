@@ -1,6 +1,6 @@
 //go:build wasip1
 
-// Command spawner spawns the children its message asks for and reports what
+// Command spawner spawns the children its message requests and reports what
 // each spawn returned, so tests can drive the subagent host functions.
 //
 // The message text is a JSON object:
