@@ -21,7 +21,7 @@ func echoConfig(t *testing.T) *config.Config {
 [agents.defaults]
 plugin = "echo"
 [runtime]
-cache_dir = "off"
+cache_dir = "`+wasmbuild.CacheDir()+`"
 [[plugin]]
 name = "echo"
 path = "`+echo+`"

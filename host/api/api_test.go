@@ -27,7 +27,7 @@ plugin = "echo"
 [agents.defaults.coalesce]
 window = "20ms"
 [runtime]
-cache_dir = "off"
+cache_dir = "`+wasmbuild.CacheDir()+`"
 [[plugin]]
 name = "echo"
 path = "`+echo+`"

@@ -41,7 +41,7 @@ plugin = "echo"
 [agents.defaults.coalesce]
 enabled = false
 [runtime]
-cache_dir = "off"
+cache_dir = "`+wasmbuild.CacheDir()+`"
 [[plugin]]
 name = "echo"
 path = "`+echo+`"

@@ -21,7 +21,7 @@ func drainConfig(t *testing.T, inFlight int, delay string) *config.Config {
 	}
 	text := fmt.Sprintf(`
 [runtime]
-cache_dir = "off"
+cache_dir = "`+wasmbuild.CacheDir()+`"
 [agents.defaults]
 plugin = "slow"
 max_concurrent_sessions = %[1]d

@@ -32,7 +32,7 @@ func testConfig(t testing.TB, toml string, extra ...string) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Runtime.CacheDir = "off"
+	cfg.Runtime.CacheDir = wasmbuild.CacheDir()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

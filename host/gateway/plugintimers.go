@@ -23,7 +23,8 @@ type PluginTimerStats struct {
 	Active int `json:"active"`
 	// ByPlugin maps a plugin name to its pending timers.
 	ByPlugin map[string]int `json:"by_plugin"`
-	// Set counts accepted gw_timer_set calls; Rejected counts refused ones.
+	// Set counts accepted gw_timer_set calls, and Rejected counts rejected
+	// ones.
 	Set      uint64 `json:"set"`
 	Rejected uint64 `json:"rejected"`
 	// Cleared counts timers removed before they fired: by gw_timer_clear,
@@ -35,13 +36,17 @@ type PluginTimerStats struct {
 	// Skipped counts interval ticks dropped because the timer's previous
 	// run was still queued or running.
 	Skipped uint64 `json:"skipped"`
-	// RunsOK and RunsFailed count on_timer runs by outcome; NotRun counts
+	// RunsOK and RunsFailed count on_timer runs by outcome. NotRun counts
 	// firings whose run never started (queue full, session cleared,
 	// shutdown).
 	RunsOK     uint64 `json:"runs_ok"`
 	RunsFailed uint64 `json:"runs_failed"`
 	NotRun     uint64 `json:"not_run"`
 }
+
+// TODO: plugin timers live in memory only, so a restart loses every pending
+// reminder; keeping them needs a journal of (plugin, session, label,
+// payload, due time) replayed at start.
 
 // pluginTimers indexes the timers that plugins set, by timer id, so that
 // the per-plugin cap can be enforced and a plugin can only see and clear

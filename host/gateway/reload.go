@@ -27,6 +27,10 @@ func (g *Gateway) ReloadPlugin(ctx context.Context, name string) error {
 	return nil
 }
 
+// TODO: no sha256 pin per [[plugin]], no failure policy (fail-open,
+// reload with backoff) and no fsnotify watch or SIGHUP trigger call this
+// yet, so a reload happens only through the admin API.
+
 // ReloadPlugins reloads every loaded plugin, as SIGHUP does, and returns
 // the errors of those that failed, by plugin name.
 func (g *Gateway) ReloadPlugins(ctx context.Context) map[string]error {

@@ -33,6 +33,7 @@ func reloadSetup(t *testing.T) (g *Gateway, agentFile, echo, slow string) {
 [agents.defaults]
 plugin = "agent"
 max_concurrent_sessions = 16
+session_queue_cap = 64
 [agents.defaults.coalesce]
 enabled = false
 [[plugin]]
@@ -76,7 +77,7 @@ func copyFile(t *testing.T, from, to string) {
 }
 
 func TestReloadUnderLoad(t *testing.T) {
-	const sessions, perSession, reloads = 200, 3, 5
+	const sessions, perSession, maxPerSession, reloads = 200, 3, 30, 5
 	g, agentFile, echo, slow := reloadSetup(t)
 
 	// Load each module once first, so the compilation cache holds both and
@@ -111,13 +112,16 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}()
 
-	// Each session sends until the reloads are done, and at least
-	// perSession messages.
+	// Each session sends until the reloads are done, at least perSession
+	// and at most maxPerSession messages.
 	for s := range sessions {
 		senders.Add(1)
 		go func() {
 			defer senders.Done()
 			for m := 0; ; m++ {
+				if m >= maxPerSession {
+					return
+				}
 				if m >= perSession {
 					select {
 					case <-stop:
@@ -132,7 +136,7 @@ func TestReloadUnderLoad(t *testing.T) {
 				mu.Lock()
 				sent[id] = true
 				mu.Unlock()
-				time.Sleep(2 * time.Millisecond) // spread the sends over the reloads
+				time.Sleep(10 * time.Millisecond) // spread the sends over the reloads
 			}
 		}()
 	}
@@ -149,10 +153,17 @@ func TestReloadUnderLoad(t *testing.T) {
 	if n != reloads {
 		t.Errorf("reloads done: got %d, want %d", n, reloads)
 	}
-	waitFor(t, "every run", func() bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		st := g.Stats()
-		return st.Messages.Delivered == int64(len(sent)) && st.Runs.OK+st.Runs.Failed == st.Runs.Started && g.WaitIdle(context.Background()) == nil
-	})
+		if st.Messages.Delivered == int64(len(sent)) && st.Runs.OK+st.Runs.Failed == st.Runs.Started {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for every run: sent %d, messages %+v, runs %+v", len(sent), st.Messages, st.Runs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 
 	finished := map[string]int{}
 	replies := map[string]int{}

@@ -24,7 +24,7 @@ type ScheduleStats struct {
 	// still queued or running. The timer manager counts times missed while
 	// the process could not keep up in Stats.Timers.Skipped.
 	Skipped int64 `json:"skipped"`
-	// OK and Failed count runs by outcome; NotRun counts enqueued runs that
+	// OK and Failed count runs by outcome. NotRun counts due times whose run
 	// never started (queue full, session cleared, shutdown).
 	OK     int64 `json:"ok"`
 	Failed int64 `json:"failed"`
@@ -35,8 +35,8 @@ type ScheduleStats struct {
 type schedule struct {
 	cfg    config.Schedule
 	tenant string
-	// running is true from the enqueue of a run until it settles; a due
-	// time that finds it true is skipped.
+	// running is true from the enqueue of a run until it settles, and a
+	// due time that finds it true is skipped.
 	running                            atomic.Bool
 	fired, skipped, ok, failed, notRun atomic.Int64
 }

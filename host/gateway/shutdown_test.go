@@ -66,6 +66,8 @@ plugin = "timers"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	report := g.Shutdown(ctx)
+	// The cleanup's second Shutdown must not run the checks again.
+	g.onShutdownStep = nil
 
 	want := []string{stepStopIntake, stepFlushWindows, stepDrainRuns, stepCancelRuns, stepClearTimers, stepClosePlugins}
 	if !slices.Equal(steps, want) {

@@ -36,7 +36,7 @@ func subagentConfig(t testing.TB, extra string, plugins ...string) *config.Confi
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Runtime.CacheDir = "off"
+	cfg.Runtime.CacheDir = wasmbuild.CacheDir()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

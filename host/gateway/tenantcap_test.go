@@ -31,7 +31,7 @@ enabled = false
 [agents.defaults.tenants.noisy]
 max_queued = 1
 [runtime]
-cache_dir = "off"
+cache_dir = "`+wasmbuild.CacheDir()+`"
 [[plugin]]
 name = "echo"
 path = "`+echo+`"

@@ -36,6 +36,9 @@ func (g *Gateway) UnloadPlugin(ctx context.Context, name string) error {
 	return nil
 }
 
+// TODO: UnloadPlugin and ClearSession have no HTTP endpoint yet, so only
+// Go callers and tests reach them.
+
 // ClearSession removes the pending work of session: its tasks waiting in
 // the queue and every plugin timer set in it. A running task keeps running,
 // and messages still in an open coalescing window stay there. It returns

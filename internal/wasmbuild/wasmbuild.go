@@ -68,11 +68,20 @@ func Build(pkg, outDir string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(outDir, filepath.Base(pkg)+".wasm")
-	cmd := exec.Command(goTool(), "build", "-buildmode=c-shared", "-trimpath", "-o", out, "./"+filepath.ToSlash(pkg))
+	// Several test processes may build the same plugin at once: each
+	// writes its own file and renames it into place, so a reader never sees
+	// a partly written module.
+	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
+	cmd := exec.Command(goTool(), "build", "-buildmode=c-shared", "-trimpath", "-o", tmp, "./"+filepath.ToSlash(pkg))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(tmp)
 		return "", fmt.Errorf("build %s: %v\n%s", pkg, err, msg)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
 	built[key] = out
 	return out, nil
@@ -98,4 +107,10 @@ func goTool() string {
 		return p
 	}
 	return "go"
+}
+
+// CacheDir is the compilation cache directory tests share, so each plugin
+// is compiled once per machine instead of once per test.
+func CacheDir() string {
+	return filepath.Join(os.TempDir(), "wasm-gateway-test-cache")
 }

@@ -25,32 +25,32 @@ func parseReminder(text string) (time.Duration, string, bool) {
 	if len(t) < len(reminderPrefix) || !strings.EqualFold(t[:len(reminderPrefix)], reminderPrefix) {
 		return 0, "", false
 	}
-	when, what, ok := strings.Cut(t[len(reminderPrefix):], ":")
+	when, message, ok := strings.Cut(t[len(reminderPrefix):], ":")
 	if !ok {
 		return 0, "", false
 	}
 	d, err := time.ParseDuration(strings.TrimSpace(when))
-	what = strings.TrimSpace(what)
-	if err != nil || d <= 0 || what == "" {
+	message = strings.TrimSpace(message)
+	if err != nil || d <= 0 || message == "" {
 		return 0, "", false
 	}
-	return d, what, true
+	return d, message, true
 }
 
 // takeReminders sets a timer for each reminder request in in.Messages and
 // removes those messages from it. It returns one confirmation (or the
-// reason the host refused) per request.
+// reason the host rejected the timer) per request.
 func takeReminders(in *abi.HandleInput) []abi.Reply {
 	var replies []abi.Reply
 	rest := in.Messages[:0]
 	for _, m := range in.Messages {
-		d, what, ok := parseReminder(m.Text)
+		d, message, ok := parseReminder(m.Text)
 		if !ok {
 			rest = append(rest, m)
 			continue
 		}
 		text := fmt.Sprintf("OK, I will remind you in %v.", d)
-		if _, err := sdk.SetTimer(reminderLabel, d, 0, []byte(what)); err != nil {
+		if _, err := sdk.SetTimer(reminderLabel, d, 0, []byte(message)); err != nil {
 			text = "I cannot set that reminder: " + err.Error()
 		}
 		replies = append(replies, abi.Reply{Text: text, ReplyTo: m.ID})

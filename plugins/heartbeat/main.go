@@ -3,7 +3,7 @@
 // Command heartbeat is an example scheduled plugin: a [[schedule]] with
 // health = true calls its on_timer with a JSON snapshot of the gateway
 // (gateway.Health), and it reports that snapshot as one log line through
-// the log host function. It answers a chat message with a summary of the
+// the log host function. It replies to a chat message with a summary of the
 // last snapshot the serving instance received (plugin variables are kept
 // per instance).
 //
