@@ -59,6 +59,10 @@ type system struct {
 	// timers is the timer manager until the gateway takes it over; nil
 	// after that.
 	timers *timers.Manager
+	// hangup and watcher, when serve started them, reload on SIGHUP and
+	// on plugin file changes.
+	hangup  *hangupLoop
+	watcher *gateway.Watcher
 }
 
 type bootOptions struct {
@@ -156,6 +160,12 @@ func boot(ctx context.Context, cfg *config.Config, opts bootOptions) (*system, e
 // close shuts the gateway down (see gateway.Shutdown) and stops the rest.
 func (s *system) close(ctx context.Context) gateway.ShutdownReport {
 	var report gateway.ShutdownReport
+	if s.hangup != nil {
+		s.hangup.stop()
+	}
+	if s.watcher != nil {
+		_ = s.watcher.Close()
+	}
 	if s.gw != nil {
 		report = s.gw.Shutdown(ctx)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/wasm-gateway/wasm-gateway/host/api"
 	"github.com/wasm-gateway/wasm-gateway/host/auth"
 	"github.com/wasm-gateway/wasm-gateway/host/clock"
+	"github.com/wasm-gateway/wasm-gateway/host/gateway"
 )
 
 func cmdServe(ctx context.Context, args []string) error {
@@ -24,6 +25,7 @@ func cmdServe(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "", "override server.listen")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	watch := fs.Bool("watch", true, "reload a plugin when its .wasm file changes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,6 +58,20 @@ func cmdServe(ctx context.Context, args []string) error {
 		return err
 	}
 	handler.SetAccess(access)
+	// system.close stops the SIGHUP loop and the watcher before it shuts
+	// the gateway down.
+	src := configSource{sys: sys, file: *cfgFile, listen: *listen}
+	handler.SetConfigReloader(src.reload)
+	sys.hangup = startHangupLoop(src, log)
+	if *watch {
+		w, err := sys.gw.Watch(gateway.DefaultWatchDebounce)
+		if err != nil {
+			ln.Close()
+			sys.close(context.Background())
+			return err
+		}
+		sys.watcher = w
+	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -25,6 +25,7 @@ func (s *Server) registerAdmin() {
 	s.mux.HandleFunc("GET /v1/admin/plugins", s.adminOnly(s.listPlugins))
 	s.mux.HandleFunc("POST /v1/admin/plugins/{name}/reload", s.adminOnly(s.reloadPlugin))
 	s.mux.HandleFunc("DELETE /v1/admin/plugins/{name}", s.adminOnly(s.unloadPlugin))
+	s.mux.HandleFunc("POST /v1/admin/config/reload", s.adminOnly(s.reloadConfig))
 }
 
 func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request) {

@@ -28,6 +28,8 @@ type Server struct {
 	mux     *http.ServeMux
 	// access is nil until SetAccess: every route is then open.
 	access atomic.Pointer[Access]
+	// configReloader is nil until SetConfigReloader.
+	configReloader atomic.Pointer[ConfigReloader]
 }
 
 // New returns the API handler for g. maxBody caps a POSTed message in bytes.

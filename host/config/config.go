@@ -109,6 +109,15 @@ type Plugin struct {
 	Auth []string `toml:"auth"`
 	// Egress is the plugin's outbound HTTP policy.
 	Egress Egress `toml:"egress"`
+	// SHA256 pins the .wasm file: when set (64 hex digits), a load of a
+	// file with another SHA-256 digest is rejected. Empty pins nothing.
+	SHA256 string `toml:"sha256"`
+	// FailurePolicy is what a trap, timeout or limit stop of one of the
+	// plugin's runs does: "fail-closed" (default: the run fails with the
+	// reason), "fail-open" (the batch's messages are published unprocessed
+	// as a message.unprocessed event) or "reload" (the run fails and the
+	// plugin is instantiated again after a backoff).
+	FailurePolicy string `toml:"failure_policy"`
 
 	// HostFunctions and MaxTableElements come from the plugin's
 	// [tenant.NAME] table (see Tenant); they are not plugin keys.

@@ -115,6 +115,9 @@ func (c *Config) applyDefaults() {
 		if p.Egress.Redirects == "" {
 			p.Egress.Redirects = "follow"
 		}
+		if p.FailurePolicy == "" {
+			p.FailurePolicy = FailClosed
+		}
 	}
 	c.applyTenants()
 	c.Stub.Config = c.Stub.Config.WithDefaults()
@@ -176,6 +179,7 @@ func (c *Config) Validate() error {
 				add("%s.auth names profile %q, which no [[auth.profile]] defines", key, a)
 			}
 		}
+		errs = append(errs, validatePluginPin(key, p)...)
 		switch p.Egress.Redirects {
 		case "follow", "none":
 		default:

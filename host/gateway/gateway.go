@@ -117,6 +117,12 @@ type Gateway struct {
 	sandbox sandboxCounters // traps, timeouts and limit stops by tenant
 	runSeq  atomic.Uint64
 	msgSeq  atomic.Uint64
+
+	// policy holds the fail-open counters and the backoff of the "reload"
+	// failure policy.
+	policy failurePolicies
+	// live is the config ReloadConfig last applied.
+	live liveConfig
 }
 
 func pendingKey(session, id string) string { return session + "\x00" + id }

@@ -160,6 +160,9 @@ type MessageStats struct {
 	Delivered  int64 `json:"delivered"`
 	Pending    int   `json:"pending"`
 	NotRun     int64 `json:"not_run"`
+	// Unprocessed counts messages passed on without a run result by a
+	// plugin with failure_policy = "fail-open".
+	Unprocessed int64 `json:"unprocessed"`
 }
 
 // RunStats counts runs.
@@ -169,6 +172,9 @@ type RunStats struct {
 	Failed   int64 `json:"failed"`
 	Rejected int64 `json:"not_started"`
 	Replies  int64 `json:"replies"`
+	// PassedOn counts runs that failed under failure_policy = "fail-open":
+	// they count neither as OK nor as Failed.
+	PassedOn int64 `json:"passed_on"`
 }
 
 // Stats returns a snapshot; it is safe to call at any time.
@@ -182,9 +188,9 @@ func (g *Gateway) Stats() Stats {
 		RunsByPlugin: byPlugin, RecentFailures: failures,
 		Draining: g.draining.Load(),
 		Messages: MessageStats{Accepted: c.accepted.Load(), Duplicates: c.duplicates.Load(), Rejected: c.rejected.Load(),
-			Delivered: c.delivered.Load(), Pending: pending, NotRun: c.notRun.Load()},
+			Delivered: c.delivered.Load(), Pending: pending, NotRun: c.notRun.Load(), Unprocessed: g.policy.unprocessed.Load()},
 		Runs: RunStats{Started: c.runsStarted.Load(), OK: c.runsOK.Load(), Failed: c.runsFailed.Load(),
-			Rejected: c.runsRejected.Load(), Replies: c.replies.Load()},
+			Rejected: c.runsRejected.Load(), Replies: c.replies.Load(), PassedOn: g.policy.passedOn.Load()},
 		Latency:      g.lat.snapshot(),
 		Queue:        g.queue.Stats(),
 		Coalescer:    g.coal.Stats(),

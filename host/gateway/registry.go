@@ -63,6 +63,9 @@ func (r *registry) load(ctx context.Context, cfg *config.Config, pc config.Plugi
 	if err != nil {
 		return fmt.Errorf("load plugin %q: %w (build the plugins first, or fix [[plugin]] path)", pc.Name, err)
 	}
+	if err := checkPin(pc, file, wasm); err != nil {
+		return err
+	}
 	start := time.Now()
 	p, err := plugin.Load(ctx, pc.Name, wasm, pluginOptions(pc, r.cache, r.log))
 	if err != nil {
@@ -109,4 +112,16 @@ func (r *registry) closeAll(ctx context.Context) {
 			r.log.Warn("plugin close", "plugin", l.p.Name(), "err", err)
 		}
 	}
+}
+
+// names returns the names of the loaded plugins.
+func (r *registry) names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.plugins))
+	for name := range r.plugins {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }

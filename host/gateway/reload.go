@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"fmt"
+
+	"github.com/wasm-gateway/wasm-gateway/host/config"
 )
 
 // ReloadPlugin compiles the file of plugin name again and swaps it in. The
@@ -17,7 +19,14 @@ func (g *Gateway) ReloadPlugin(ctx context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("reload plugin %q: %w", name, ErrPluginNotLoaded)
 	}
-	if err := g.plugins.load(ctx, g.cfg, l.cfg); err != nil {
+	return g.reloadWith(ctx, l.cfg)
+}
+
+// reloadWith loads plugin pc.Name again with the settings pc, as
+// ReloadPlugin describes.
+func (g *Gateway) reloadWith(ctx context.Context, pc config.Plugin) error {
+	name := pc.Name
+	if err := g.plugins.load(ctx, g.cfg, pc); err != nil {
 		g.log.Error("plugin reload failed; the previous version keeps serving", "plugin", name, "err", err)
 		g.bus.Publish(Event{Type: EventPluginFailed, Plugin: name, Reason: err.Error()})
 		return fmt.Errorf("reload plugin %q: %w", name, err)
@@ -26,10 +35,6 @@ func (g *Gateway) ReloadPlugin(ctx context.Context, name string) error {
 	g.bus.Publish(Event{Type: EventPluginLoaded, Plugin: name, Data: map[string]any{"sha256": cur.p.SHA256()}})
 	return nil
 }
-
-// TODO: no sha256 pin per [[plugin]], no failure policy (fail-open,
-// reload with backoff) and no fsnotify watch or SIGHUP trigger call this
-// yet, so a reload happens only through the admin API.
 
 // ReloadPlugins reloads every loaded plugin, as SIGHUP does, and returns
 // the errors of those that failed, by plugin name.

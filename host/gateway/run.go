@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasm-gateway/wasm-gateway/abi"
 	"github.com/wasm-gateway/wasm-gateway/host/coalesce"
+	"github.com/wasm-gateway/wasm-gateway/host/config"
 	"github.com/wasm-gateway/wasm-gateway/host/plugin"
 	"github.com/wasm-gateway/wasm-gateway/host/queue"
 )
@@ -120,8 +121,14 @@ func (g *Gateway) run(ctx context.Context, b *coalesce.Batch, rt route, info que
 	host := &runHost{g: g, session: b.Session, runID: b.RunID, plugin: rt.plugin, tenant: rt.tenant}
 	out, err := l.p.Call(ctx, abi.ExportHandle, data, host)
 	if err != nil {
+		if g.applyFailurePolicy(b, rt, l.cfg, err) {
+			return nil
+		}
 		g.runFailed(b, rt, err)
 		return err
+	}
+	if l.cfg.FailurePolicy == config.FailReload {
+		g.runSucceeded(rt.plugin)
 	}
 	var res abi.HandleOutput
 	if len(out) > 0 {
