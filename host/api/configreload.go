@@ -9,8 +9,8 @@ import (
 )
 
 // ConfigReloader reads the config file again and applies it with
-// gateway.ReloadConfig. serve provides one, because it knows the file and
-// the command-line overrides.
+// gateway.ReloadConfig. serve provides one, because serve has the file name
+// and the command-line overrides.
 type ConfigReloader func(ctx context.Context) (gateway.ConfigReport, error)
 
 // configReloadResponse is the body of POST /v1/admin/config/reload.

@@ -13,7 +13,7 @@ import (
 )
 
 // NotLiveError rejects a config reload that changes keys the running
-// gateway cannot apply; a restart applies them.
+// gateway cannot apply, because only a restart applies them.
 type NotLiveError struct {
 	// Keys are the changed keys, as gateway.toml paths such as
 	// "server.listen" or "plugin[0].path".
@@ -79,7 +79,7 @@ func liveKey(key string) bool {
 // A scheduler change the queue rejects (removing a lane with work) changes
 // nothing. A plugin that fails to load keeps its previous version and
 // settings, the error names it, and the changes applied before it stay.
-// ReloadConfig calls are serialized; it is safe for concurrent use.
+// ReloadConfig calls are serialized, so it is safe for concurrent use.
 func (g *Gateway) ReloadConfig(ctx context.Context, next *config.Config) (ConfigReport, error) {
 	g.live.mu.Lock()
 	defer g.live.mu.Unlock()

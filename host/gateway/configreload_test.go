@@ -63,8 +63,8 @@ func TestChangedKeys(t *testing.T) {
 	}
 }
 
-// reparse returns a fresh copy of cfg built from the same text with edit
-// applied, as a reload reads the file again.
+// reloadedConfig returns a config built from toml, as testConfig does, with
+// edit applied, as a reload reads the file again.
 func reloadedConfig(t *testing.T, toml string, edit func(*config.Config)) *config.Config {
 	t.Helper()
 	cfg := testConfig(t, toml)

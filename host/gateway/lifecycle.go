@@ -150,7 +150,13 @@ type Stats struct {
 	RecentFailures []Event `json:"recent_failures"`
 	// Sandbox counts traps, timeouts and limit stops per tenant.
 	Sandbox map[string]TenantSandboxStats `json:"sandbox_by_tenant"`
+	// Sessions are the busiest sessions, up to BusiestSessions of them, by
+	// queued plus running tasks, most first.
+	Sessions []queue.SessionLoad `json:"sessions"`
 }
+
+// BusiestSessions is how many sessions Stats.Sessions lists at most.
+const BusiestSessions = 10
 
 // MessageStats counts messages at intake.
 type MessageStats struct {
@@ -200,5 +206,6 @@ func (g *Gateway) Stats() Stats {
 		Schedules:    g.scheduleStats(),
 		Subagents:    g.subagentStats(),
 		Sandbox:      g.sandbox.snapshot(),
+		Sessions:     g.queue.Busiest(BusiestSessions),
 	}
 }

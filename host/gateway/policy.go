@@ -24,12 +24,12 @@ const (
 // failurePolicies holds the state of the per-plugin failure policies. The
 // zero value is ready to use and safe for concurrent use.
 type failurePolicies struct {
-	// unprocessed counts messages passed on by fail-open; passedOn counts
-	// the runs that carried them.
+	// unprocessed counts messages passed on by fail-open, and passedOn
+	// counts the runs that carried them.
 	unprocessed, passedOn atomic.Int64
 
 	mu sync.Mutex
-	// backoff is keyed by plugin name; an entry exists once the plugin's
+	// backoff is keyed by plugin name, and an entry exists once the plugin's
 	// "reload" policy fired.
 	backoff map[string]*reinstantiation
 }

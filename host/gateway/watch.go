@@ -43,7 +43,7 @@ type Watcher struct {
 }
 
 // Watch starts a Watcher over the files of the loaded plugins. debounce is
-// the quiet time after the last change before a reload; zero selects
+// the quiet time after the last change before a reload, and zero selects
 // DefaultWatchDebounce. The caller owns the Watcher and must Close it
 // before it shuts the gateway down.
 func (g *Gateway) Watch(debounce time.Duration) (*Watcher, error) {
@@ -93,7 +93,7 @@ func (w *Watcher) loop() {
 			if !ok {
 				return
 			}
-			// A write changes the file in place; a create is also how a
+			// A write changes the file in place, and a create is also how a
 			// rename over it shows.
 			if !ev.Has(fsnotify.Write) && !ev.Has(fsnotify.Create) {
 				continue
