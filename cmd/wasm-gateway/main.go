@@ -5,6 +5,7 @@
 //	wasm-gateway replay [flags] FILE...    feed chat logs through an embedded gateway and print a summary
 //	wasm-gateway plugin check FILE.wasm    validate a module against the ABI
 //	wasm-gateway plugin call FILE.wasm     call a module once
+//	wasm-gateway plugin init NAME [DIR]    write a new Go plugin with a test
 //	wasm-gateway plugins build [DIR]       build the example plugins into DIR (default build/plugins)
 //	wasm-gateway bench [--json] [PATTERN]  run benchmark rows
 package main
@@ -27,6 +28,7 @@ commands:
   replay FILE...            replay chat logs (or a synthetic workload) through an embedded gateway
   plugin check FILE.wasm    validate a module against the ABI and print what it declares
   plugin call FILE.wasm     call a module once (--input JSON, or --export NAME with raw bytes)
+  plugin init NAME [DIR]    write a Go plugin and its plugintest test into DIR (default plugins/NAME)
   plugins build [DIR]       build the example plugins into DIR (default build/plugins)
   bench [PATTERN]           run benchmark rows whose id matches PATTERN
 

@@ -17,15 +17,17 @@ import (
 
 func cmdPlugin(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: plugin needs a subcommand: check or call", errUsage)
+		return fmt.Errorf("%w: plugin needs a subcommand: check, call or init", errUsage)
 	}
 	switch args[0] {
 	case "check":
 		return cmdPluginCheck(ctx, args[1:])
 	case "call":
 		return cmdPluginCall(ctx, args[1:])
+	case "init":
+		return cmdPluginInit(args[1:])
 	}
-	return fmt.Errorf("%w: unknown plugin subcommand %q: use check or call", errUsage, args[0])
+	return fmt.Errorf("%w: unknown plugin subcommand %q: use check, call or init", errUsage, args[0])
 }
 
 func readModule(fs *flag.FlagSet) ([]byte, string, error) {

@@ -52,6 +52,10 @@ var livePluginKeys = map[string]bool{
 // config, pin and failure policy of a plugin. Everything else, such as
 // server.listen, runtime.cache_dir, routes, tenants, auth profiles and
 // schedules, needs a restart.
+//
+// TODO: [[schedule]] and [timers] changes need a restart, because the
+// gateway sets its schedule timers once in New and has no call that
+// replaces them while they run.
 func liveKey(key string) bool {
 	if rest, ok := strings.CutPrefix(key, "agents.defaults."); ok {
 		switch {

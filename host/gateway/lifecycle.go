@@ -178,8 +178,8 @@ type RunStats struct {
 	Failed   int64 `json:"failed"`
 	Rejected int64 `json:"not_started"`
 	Replies  int64 `json:"replies"`
-	// PassedOn counts runs that failed under failure_policy = "fail-open":
-	// they count neither as OK nor as Failed.
+	// PassedOn counts runs that failed under failure_policy = "fail-open",
+	// which count neither in OK nor in Failed.
 	PassedOn int64 `json:"passed_on"`
 }
 

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wasm-gateway/wasm-gateway/host/plugin"
+	"github.com/wasm-gateway/wasm-gateway/internal/wasmbuild"
 )
 
 // testCache is a compilation cache shared by this package's tests, so each
@@ -19,12 +20,11 @@ var testCache *plugin.Cache
 // outlives the tests: every gateway a test starts is shut down in its
 // cleanup, and Shutdown must stop everything it started.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wasm-gateway-gateway-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testCache, err = plugin.OpenCache(dir)
+	// The cache directory is shared with the other test binaries and kept
+	// between runs: wazero writes each entry to a temporary file and
+	// renames it, so concurrent writers are safe.
+	var err error
+	testCache, err = plugin.OpenCache(wasmbuild.CacheDir())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -36,6 +36,5 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
-	os.RemoveAll(dir)
 	os.Exit(code)
 }

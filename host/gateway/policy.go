@@ -78,6 +78,10 @@ func (g *Gateway) applyFailurePolicy(b *coalesce.Batch, rt route, pc config.Plug
 
 // passOn publishes the messages of run b as message.unprocessed, because
 // the plugin failed on them under fail-open.
+//
+// NOTE: Stats.RunsByPlugin and the per-plugin run metrics count a passed-on
+// run as ok, because run returns no error for it. Stats.Runs.PassedOn and
+// the sandbox counters by kind show it.
 func (g *Gateway) passOn(b *coalesce.Batch, rt route, ce *plugin.CallError) {
 	g.sandbox.record(rt.tenant, ce.Kind)
 	g.policy.passedOn.Add(1)

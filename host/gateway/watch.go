@@ -122,7 +122,7 @@ func (w *Watcher) changed(name string) {
 	}
 	var id timers.ID
 	// The callback takes w.mu, which this goroutine holds until id is
-	// stored, so it never sees an older id for its own timer.
+	// stored, so it never reads an older id for its own timer.
 	id, err := w.g.timers.SetTimeout(w.owner, "watch/"+name, w.debounce, func(ctx context.Context) error {
 		w.mu.Lock()
 		if w.pending[name] == id {
