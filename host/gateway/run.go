@@ -38,7 +38,10 @@ func (g *Gateway) dispatch(b *coalesce.Batch) {
 		},
 	}
 	g.batchStarted()
-	h, err := g.queue.Enqueue(g.ctx, task)
+	// The queue cancels running tasks itself on Close, so the task needs no
+	// cancellable parent: one would register (and retain map space for)
+	// a cancellation hook per queued task.
+	h, err := g.queue.Enqueue(context.Background(), task)
 	if err != nil {
 		g.batchNotRun(b, rt, err)
 		b.Done()

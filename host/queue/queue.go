@@ -94,7 +94,10 @@ func (q *Queue) sinceEpoch(t time.Time) time.Duration { return t.Sub(q.epoch) }
 //
 // When ctx ends while the task waits, the task is removed and settles with a
 // *CancelError. When ctx ends while it runs, Run's context is cancelled and
-// the task settles with whatever Run returns.
+// the task settles with whatever Run returns. A cancellable ctx costs one
+// cancellation hook per task in ctx's parent, whose map keeps its peak
+// size after the tasks settle: pass a context that is never cancelled when
+// nothing needs to cancel single tasks (Close cancels running ones).
 func (q *Queue) Enqueue(ctx context.Context, t Task) (*Handle, error) {
 	if t.Run == nil {
 		return nil, fmt.Errorf("%w: task %q has no Run function", ErrInvalidTask, t.Label)
