@@ -29,6 +29,11 @@ func TestMetricsAfterRuns(t *testing.T) {
 		`wasm_gateway_queue_lane_limit{lane="main"}`,
 		`wasm_gateway_coalesce_batches_total`,
 		`wasm_gateway_timers_active{kind="timeout"}`,
+		`wasm_gateway_sandbox_stops_total{kind="timeout",tenant="default"} 1`,
+		`wasm_gateway_subagents_spawned_total 0`,
+		`wasm_gateway_queue_wait_by_lane_seconds{lane="main",quantile="0.99"}`,
+		`wasm_gateway_queue_wait_by_priority_seconds{priority="normal",quantile="0.5"}`,
+		`wasm_gateway_plugin_memory_limit_bytes{plugin="echo"}`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasm-gateway/wasm-gateway/host/auth"
 	"github.com/wasm-gateway/wasm-gateway/host/gateway"
+	"github.com/wasm-gateway/wasm-gateway/host/queue"
 )
 
 const namespace = "wasm_gateway"
@@ -50,6 +51,9 @@ var (
 	descTenantRej    = desc("queue_tenant_rejected_total", "Tasks rejected because the tenant's queue was full.", "tenant")
 	descSessions     = desc("queue_sessions", "Sessions with work, by state: active (running) or waiting.", "state")
 	descWait         = desc("queue_wait_seconds", "Enqueue-to-start wait over the recent starts, by quantile.", "quantile")
+	descWaitByPrio   = desc("queue_wait_by_priority_seconds", "Enqueue-to-start wait over recent starts, by original priority and quantile.", "priority", "quantile")
+	descWaitByLane   = desc("queue_wait_by_lane_seconds", "Enqueue-to-start wait over recent starts, by lane and quantile.", "lane", "quantile")
+	descWaitByTenant = desc("queue_wait_by_tenant_seconds", "Enqueue-to-start wait over recent starts, by configured tenant and quantile.", "tenant", "quantile")
 	descOverflow     = desc("queue_overflow_total", "Tasks affected by a full session queue, by action: rejected, dropped, summarized.", "action")
 	descOutcomes     = desc("queue_tasks_total", "Queue task settlements by outcome.", "outcome")
 
@@ -71,6 +75,17 @@ var (
 	descInfo      = desc("plugin_info", "Always 1; labels carry the loaded plugin's sha256.", "plugin", "sha256")
 	descLoadedAt  = desc("plugin_loaded_timestamp_seconds", "Unix time the plugin's current version was loaded.", "plugin")
 
+	descMemoryLimit = desc("plugin_memory_limit_bytes", "Upper bound of the plugin's linear memory: its live instances times its per-instance memory limit.", "plugin")
+
+	descSubActive   = desc("subagents_active", "Child runs not ended yet.")
+	descSubSpawned  = desc("subagents_spawned_total", "Child runs spawned.")
+	descSubRejected = desc("subagents_rejected_total", "Spawn requests rejected by a limit.")
+	descSubEnded    = desc("subagents_ended_total", "Child runs ended, by status: ok, error, timeout, cancelled.", "status")
+	descSubDeliver  = desc("subagent_deliveries_total", "Completion deliveries by outcome: delivered, retried, dead_lettered.", "outcome")
+	descSubNotify   = desc("subagent_notify_latency_seconds", "Child end to first delivery attempt over recent completions, by quantile.", "quantile")
+
+	descSandbox = desc("sandbox_stops_total", "Runs stopped by the sandbox, by tenant and kind: trap, timeout, limit.", "tenant", "kind")
+
 	descTimers      = desc("timers_active", "Pending timers by kind: timeout, interval, schedule.", "kind")
 	descTimersFired = desc("timers_fired_total", "Timer callbacks started.")
 	descTimersErr   = desc("timer_errors_total", "Timer callbacks that returned an error or panicked.")
@@ -84,9 +99,11 @@ var allDescs = []*prometheus.Desc{
 	descMessages, descPending, descDraining, descRuns, descRunDuration, descLatency,
 	descLaneQueued, descLaneActive, descLaneLimit, descPrioQueued, descPrioRunning,
 	descTenantQueued, descTenantRun, descTenantRej, descSessions, descWait, descOverflow, descOutcomes,
+	descWaitByPrio, descWaitByLane, descWaitByTenant,
 	descCoalMessages, descCoalBatched, descCoalBatches, descCoalWindows,
 	descAuthHits, descAuthMisses, descAuthFailures, descAuthCooldowns, descAuthCoolTotal, descAuthSize,
-	descCalls, descFailures, descInstances, descInfo, descLoadedAt,
+	descCalls, descFailures, descInstances, descInfo, descLoadedAt, descMemoryLimit,
+	descSubActive, descSubSpawned, descSubRejected, descSubEnded, descSubDeliver, descSubNotify, descSandbox,
 	descTimers, descTimersFired, descTimersErr,
 }
 
@@ -145,6 +162,27 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descInstances, float64(p.Max), p.Name, "max")
 		gauge(descInfo, 1, p.Name, p.SHA256)
 		gauge(descLoadedAt, float64(p.LoadedAt.UnixNano())/1e9, p.Name)
+		gauge(descMemoryLimit, float64(p.MemoryLimitBytes)*float64(p.Active+int64(p.Idle)), p.Name)
+	}
+
+	sa := st.Subagents
+	gauge(descSubActive, float64(sa.Active))
+	counter(descSubSpawned, float64(sa.Spawned))
+	counter(descSubRejected, float64(sa.Rejected))
+	for status, n := range sa.Ended {
+		counter(descSubEnded, float64(n), status)
+	}
+	counter(descSubDeliver, float64(sa.Delivered), "delivered")
+	counter(descSubDeliver, float64(sa.CallbackRetries), "retried")
+	counter(descSubDeliver, float64(sa.DeadLetters), "dead_lettered")
+	gauge(descSubNotify, sa.NotifyLatency.P50/1e3, "0.5")
+	gauge(descSubNotify, sa.NotifyLatency.P90/1e3, "0.9")
+	gauge(descSubNotify, sa.NotifyLatency.P99/1e3, "0.99")
+
+	for tenant, sb := range st.Sandbox {
+		counter(descSandbox, float64(sb.Traps), tenant, "trap")
+		counter(descSandbox, float64(sb.Timeouts), tenant, "timeout")
+		counter(descSandbox, float64(sb.LimitRejections), tenant, "limit")
 	}
 
 	t := st.Timers
@@ -195,11 +233,26 @@ func (c *Collector) collectQueue(st gateway.Stats, gauge, counter emit) {
 	gauge(descSessions, float64(q.Sessions.Active), "active")
 	gauge(descSessions, float64(q.Sessions.Waiting), "waiting")
 
-	// NOTE: the queue keeps one window of recent waits for all lanes,
-	// priorities and tenants together, so the wait has no such labels.
 	gauge(descWait, q.Wait.P50.Seconds(), "0.5")
 	gauge(descWait, q.Wait.P90.Seconds(), "0.9")
 	gauge(descWait, q.Wait.P99.Seconds(), "0.99")
+	quantiles := func(d *prometheus.Desc, w queue.WaitStats, label string) {
+		if w.Samples == 0 {
+			return
+		}
+		gauge(d, w.P50.Seconds(), label, "0.5")
+		gauge(d, w.P90.Seconds(), label, "0.9")
+		gauge(d, w.P99.Seconds(), label, "0.99")
+	}
+	for i, w := range q.WaitByPriority {
+		quantiles(descWaitByPrio, w, priorityName(i))
+	}
+	for name, w := range q.WaitByLane {
+		quantiles(descWaitByLane, w, name)
+	}
+	for name, w := range q.WaitByTenant {
+		quantiles(descWaitByTenant, w, name)
+	}
 
 	counter(descOverflow, float64(q.Overflow.Rejected), "rejected")
 	counter(descOverflow, float64(q.Overflow.Dropped), "dropped")

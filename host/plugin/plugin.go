@@ -400,6 +400,8 @@ type Stats struct {
 	Active      int64     `json:"instances_active"`
 	Idle        int       `json:"instances_idle"`
 	Max         int       `json:"instances_max"`
+	// MemoryLimitBytes is each instance's linear memory limit.
+	MemoryLimitBytes uint64 `json:"memory_limit_bytes"`
 }
 
 // Stats returns the plugin's counters. It is safe to call at any time.
@@ -410,6 +412,7 @@ func (p *Plugin) Stats() Stats {
 		Cancelled: p.cancels.Load(), GuestErrors: p.guestErrors.Load(),
 		Created: p.pool.created.Load(), Discarded: p.pool.discarded.Load(),
 		Active: p.pool.active.Load(), Idle: len(p.pool.idle), Max: cap(p.pool.slots),
+		MemoryLimitBytes: p.limits.MemoryBytes,
 	}
 }
 

@@ -44,3 +44,30 @@ func TestAdmitTenantCap(t *testing.T) {
 		t.Fatalf("Admit while draining = %v, want ErrDraining", err)
 	}
 }
+
+func TestWaitsByLabel(t *testing.T) {
+	h := newHarness(t, Config{
+		Lanes:   map[string]LaneConfig{LaneMain: {Concurrency: 1}},
+		Tenants: map[string]TenantConfig{"acme": {Weight: 1}},
+	})
+	a := h.enqueue(Task{Tenant: "acme", Session: "a", Label: "a", Priority: Urgent})
+	h.expectStarts("a")
+	h.finish("a", a)
+	b := h.enqueue(Task{Tenant: "unlisted", Session: "b", Label: "b", Priority: Background})
+	h.expectStarts("b")
+	h.finish("b", b)
+
+	st := h.q.Stats()
+	if st.WaitByPriority[Urgent].Samples != 1 || st.WaitByPriority[Background].Samples != 1 || st.WaitByPriority[Normal].Samples != 0 {
+		t.Fatalf("waits by priority = %+v, want one urgent and one background sample", st.WaitByPriority)
+	}
+	if st.WaitByLane[LaneMain].Samples != 2 {
+		t.Fatalf("waits by lane = %+v, want 2 samples in main", st.WaitByLane)
+	}
+	if st.WaitByTenant["acme"].Samples != 1 {
+		t.Fatalf("waits by tenant = %+v, want 1 sample for acme", st.WaitByTenant)
+	}
+	if _, ok := st.WaitByTenant["unlisted"]; ok {
+		t.Fatalf("waits by tenant lists unconfigured tenant \"unlisted\": %+v", st.WaitByTenant)
+	}
+}

@@ -96,6 +96,7 @@ func (q *Queue) startLocked(h *Handle, now time.Duration) {
 	h.gen = q.gen
 	h.waited = now - h.enqueued
 	q.waits.add(h.waited)
+	q.lwaits.addLocked(h)
 	q.counters.started++
 
 	// The run context takes over from the enqueue-context watch: it is a

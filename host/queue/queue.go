@@ -46,6 +46,7 @@ type Queue struct {
 
 	counters counters
 	waits    waitWindow
+	lwaits   labeledWaits
 }
 
 // Option changes how New builds a Queue.

@@ -22,6 +22,12 @@ type Stats struct {
 	Wait     WaitStats
 	Overflow OverflowStats
 	Outcomes OutcomeStats
+	// WaitByPriority, WaitByLane and WaitByTenant summarize recent waits
+	// (up to 1024 each) by original priority, lane and tenant; only
+	// configured tenants and the default tenant are listed.
+	WaitByPriority [numPriorities]WaitStats
+	WaitByLane     map[string]WaitStats
+	WaitByTenant   map[string]WaitStats
 }
 
 // LaneStats describes one lane. Active excludes tasks detached by Reset.
@@ -136,6 +142,7 @@ func (q *Queue) Stats() Stats {
 	st.Sessions.Limit = q.cfg.MaxConcurrentSessions
 	st.Sessions.Active = q.runningSessions
 	st.Sessions.Waiting = len(q.sessions) - q.runningSessions
+	q.lwaits.fillLocked(&st)
 	return st
 }
 
