@@ -30,11 +30,11 @@ func cmdPlugin(ctx context.Context, args []string) error {
 	return fmt.Errorf("%w: unknown plugin subcommand %q: use check, call or init", errUsage, args[0])
 }
 
-func readModule(fs *flag.FlagSet) ([]byte, string, error) {
-	if fs.NArg() != 1 {
-		return nil, "", fmt.Errorf("%w: give exactly one .wasm file", errUsage)
+func readModule(files []string) ([]byte, string, error) {
+	if len(files) != 1 {
+		return nil, "", fmt.Errorf("%w: give exactly one .wasm file, got %d arguments %q", errUsage, len(files), files)
 	}
-	file := fs.Arg(0)
+	file := files[0]
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, "", fmt.Errorf("read module: %w", err)
@@ -46,10 +46,11 @@ func cmdPluginCheck(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("plugin check", flag.ContinueOnError)
 	memory := fs.Uint64("memory-limit", 64<<20, "memory limit in bytes to validate against")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	if err := fs.Parse(args); err != nil {
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
 	}
-	data, file, err := readModule(fs)
+	data, file, err := readModule(files)
 	if err != nil {
 		return err
 	}
@@ -99,10 +100,11 @@ func cmdPluginCall(ctx context.Context, args []string) error {
 	export := fs.String("export", "", "call this export with raw bytes in and out instead of handle")
 	timeout := fs.Duration("timeout", 30*time.Second, "call timeout")
 	memory := fs.Uint64("memory-limit", 64<<20, "memory limit in bytes")
-	if err := fs.Parse(args); err != nil {
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
 	}
-	data, file, err := readModule(fs)
+	data, file, err := readModule(files)
 	if err != nil {
 		return err
 	}

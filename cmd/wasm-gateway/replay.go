@@ -33,7 +33,8 @@ type replayOptions struct {
 }
 
 // ReplaySummary is what replay prints. Every message read is accounted
-// for: MessagesRead = Delivered + IntakeRejected + Duplicates + NotRun.
+// for: MessagesRead = Delivered + IntakeRejected + Duplicates + NotRun +
+// NotSubmitted.
 type ReplaySummary struct {
 	Files          []string                       `json:"files"`
 	Sessions       int                            `json:"sessions"`
@@ -49,6 +50,9 @@ type ReplaySummary struct {
 	Failures       int64                          `json:"failures"`
 	FailureReasons map[string]int                 `json:"failure_reasons,omitempty"`
 	NotRun         int                            `json:"not_run"`
+	// NotSubmitted counts messages never offered because the replay was
+	// interrupted.
+	NotSubmitted int `json:"not_submitted"`
 	NotRunIDs      []string                       `json:"not_run_ids,omitempty"`
 	Replies        int64                          `json:"replies"`
 	Latency        map[string]gateway.Percentiles `json:"latency"`
@@ -70,7 +74,9 @@ func cmdReplay(ctx context.Context, args []string) error {
 	synSessions := fs.Int("synthetic-sessions", 20, "sessions in the synthetic workload")
 	synSpan := fs.Duration("synthetic-span", 30*time.Minute, "time span of the synthetic workload")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	schedules := fs.Bool("schedules", false, "keep the config's [[schedule]] entries; off by default because on a virtual clock a schedule fires through every gap between logs")
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
 	}
 	log, err := newLogger("text", *logLevel)
@@ -81,7 +87,10 @@ func cmdReplay(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := replayOptions{files: fs.Args(), sessionBy: *sessionBy, virtual: *virtual, speed: *speed, plugin: *pluginName, logger: log,
+	if !*schedules {
+		cfg.Schedules = nil
+	}
+	opts := replayOptions{files: files, sessionBy: *sessionBy, virtual: *virtual, speed: *speed, plugin: *pluginName, logger: log,
 		drainWait: 5 * time.Minute}
 	if *synthetic || len(opts.files) == 0 {
 		opts.files = nil
@@ -186,6 +195,7 @@ func runReplay(ctx context.Context, cfg *config.Config, opts replayOptions) (*Re
 	var prev time.Time
 	for i, it := range items {
 		if ctx.Err() != nil {
+			sum.NotSubmitted = len(items) - i
 			break
 		}
 		switch {
@@ -237,7 +247,7 @@ func runReplay(ctx context.Context, cfg *config.Config, opts replayOptions) (*Re
 			drained = true
 		}
 	}
-	sum.Accounted = int64(sum.MessagesRead) == sum.Delivered+int64(sum.IntakeRejected)+sum.Duplicates+int64(sum.NotRun)
+	sum.Accounted = int64(sum.MessagesRead) == sum.Delivered+int64(sum.IntakeRejected)+sum.Duplicates+int64(sum.NotRun)+int64(sum.NotSubmitted)
 	sum.WallTime = time.Since(wallStart).Round(time.Millisecond).String()
 	return sum, nil
 }
@@ -323,6 +333,9 @@ func printSummary(w io.Writer, s *ReplaySummary, asJSON bool) error {
 		fmt.Fprintf(w, "    %d x %s\n", n, r)
 	}
 	fmt.Fprintf(w, "  not run:             %d\n", s.NotRun)
+	if s.NotSubmitted > 0 {
+		fmt.Fprintf(w, "  not submitted:       %d (the replay was interrupted)\n", s.NotSubmitted)
+	}
 	fmt.Fprintf(w, "  failures:            %d\n", s.Failures)
 	for r, n := range s.FailureReasons {
 		fmt.Fprintf(w, "    %d x %s\n", n, r)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/wasm-gateway/wasm-gateway/abi"
 	"github.com/wasm-gateway/wasm-gateway/host/coalesce"
@@ -111,13 +112,16 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req MessageRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		field := ""
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			field = te.Field
-		}
-		badRequest(w, field, "invalid JSON body: %v", err)
+	if field, msg := decodeStrict(body, &req); msg != "" {
+		badRequest(w, field, "%s", msg)
+		return
+	}
+	if wait := r.URL.Query().Get("wait"); wait != "" && wait != "run" {
+		badRequest(w, "wait", "query parameter wait=%q is invalid: use wait=run to wait for the run id, or leave it out", wait)
+		return
+	}
+	if i := strings.IndexFunc(req.Session, unicode.IsControl); i >= 0 {
+		badRequest(w, "session", "session %q contains a control character at byte %d: use printable characters only", req.Session, i)
 		return
 	}
 	if strings.TrimSpace(req.Session) == "" {

@@ -72,7 +72,11 @@ func TestPostMessageBadInput(t *testing.T) {
 		want       string
 	}{
 		{"malformed json", `{"session":`, "", "invalid JSON body"},
-		{"wrong type", `{"session": 5, "text": "x"}`, "session", "invalid JSON body"},
+		{"wrong type", `{"session": 5, "text": "x"}`, "session", `field "session" has the wrong type: got a JSON number, want a string`},
+		{"not an object", `[1]`, "", "invalid JSON body: got a JSON array"},
+		{"unknown field", `{"session":"s","text":"x","prio":"urgent"}`, "prio", `unknown field "prio"`},
+		{"bad time", `{"session":"s","text":"x","time":"yesterday"}`, "time", `field "time" = "yesterday" is not an RFC 3339 time`},
+		{"control character in session", `{"session":"a\nb","text":"x"}`, "session", "control character"},
 		{"missing session", `{"text":"hi"}`, "session", `missing field "session"`},
 		{"missing text", `{"session":"s"}`, "text", `missing field "text"`},
 		{"unknown priority", `{"session":"s","text":"x","priority":"asap"}`, "priority", "unknown priority"},
@@ -189,5 +193,19 @@ func TestStatsAndHealth(t *testing.T) {
 	code, out := post(t, srv.URL, `{"session":"s","id":"b","text":"late"}`)
 	if code != http.StatusServiceUnavailable {
 		t.Fatalf("post while draining: got %d %v, want 503", code, out)
+	}
+}
+
+func TestPostMessageBadWait(t *testing.T) {
+	srv, _ := newServer(t)
+	resp, err := http.Post(srv.URL+"/v1/messages?wait=forever", "application/json", strings.NewReader(`{"session":"s","text":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != http.StatusBadRequest || out["field"] != "wait" {
+		t.Fatalf("got %d %v, want 400 naming wait", resp.StatusCode, out)
 	}
 }

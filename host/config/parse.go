@@ -39,6 +39,11 @@ func Parse(data []byte, file string) (*Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
+			// The decoder's message names the value but not always the key:
+			// add the key written on that line.
+			if key := keyOnLine(string(data), pe.Position.Line); key != "" && !strings.Contains(pe.Message, key) {
+				return nil, fmt.Errorf("%s:%d: %s: %s", file, pe.Position.Line, key, pe.Message)
+			}
 			return nil, fmt.Errorf("%s:%d: %s", file, pe.Position.Line, pe.Message)
 		}
 		return nil, fmt.Errorf("%s: %v", file, err)
@@ -54,6 +59,19 @@ func Parse(data []byte, file string) (*Config, error) {
 	cfg.File = file
 	cfg.applyDefaults()
 	return &cfg, nil
+}
+
+// keyOnLine returns the key assigned on line n (1-based) of data, or "".
+func keyOnLine(data string, n int) string {
+	lines := strings.Split(data, "\n")
+	if n < 1 || n > len(lines) {
+		return ""
+	}
+	name, _, ok := strings.Cut(lines[n-1], "=")
+	if !ok {
+		return ""
+	}
+	return strings.Trim(strings.TrimSpace(name), `"`)
 }
 
 // lineOf returns the line that defines key, found by looking for its last
@@ -192,14 +210,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	if d.Plugin != "" && !names[d.Plugin] {
-		add("agents.defaults.plugin = %q names no [[plugin]]", d.Plugin)
+		add("agents.defaults.plugin = %q names no [[plugin]]: the plugins are %s", d.Plugin, pluginList(c.Plugins))
 	}
 	for i, r := range c.Routes {
 		if _, err := path.Match(r.Match, ""); err != nil || r.Match == "" {
 			add("route[%d].match = %q is not a valid glob pattern", i, r.Match)
 		}
 		if !names[r.Plugin] {
-			add("route[%d].plugin = %q names no [[plugin]]", i, r.Plugin)
+			add("route[%d].plugin = %q names no [[plugin]]: the plugins are %s", i, r.Plugin, pluginList(c.Plugins))
 		}
 	}
 	errs = append(errs, c.validateAccess()...)
@@ -225,4 +243,16 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// pluginList names the configured plugins for messages.
+func pluginList(ps []Plugin) string {
+	if len(ps) == 0 {
+		return "none (add a [[plugin]] entry)"
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = fmt.Sprintf("%q", p.Name)
+	}
+	return strings.Join(names, ", ")
 }

@@ -29,6 +29,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -112,11 +114,12 @@ type Gateway struct {
 	mu      sync.Mutex
 	pending map[string]pendingMsg // accepted, not yet carried by a started run
 
-	lat     latencies
-	counter counters
-	sandbox sandboxCounters // traps, timeouts and limit stops by tenant
-	runSeq  atomic.Uint64
-	msgSeq  atomic.Uint64
+	lat      latencies
+	counter  counters
+	sandbox  sandboxCounters // traps, timeouts and limit stops by tenant
+	runSeq   atomic.Uint64
+	msgSeq   atomic.Uint64
+	idPrefix string // random, for generated message ids
 
 	// policy holds the fail-open counters and the backoff of the "reload"
 	// failure policy.
@@ -150,14 +153,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{
-		cfg:     cfg,
-		clk:     opts.Clock,
-		log:     opts.Logger,
-		bus:     NewBus(opts.Clock.Now),
-		http:    opts.HTTP,
-		auth:    opts.Auth,
-		pending: map[string]pendingMsg{},
-		idle:    make(chan struct{}),
+		cfg:      cfg,
+		clk:      opts.Clock,
+		log:      opts.Logger,
+		bus:      NewBus(opts.Clock.Now),
+		http:     opts.HTTP,
+		auth:     opts.Auth,
+		pending:  map[string]pendingMsg{},
+		idle:     make(chan struct{}),
+		idPrefix: randomPrefix(),
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.timers = opts.Timers
@@ -296,7 +300,9 @@ func (g *Gateway) Submit(ctx context.Context, in Inbound) (*Receipt, error) {
 	// The pending entry is added before Add: the batch can reach a run
 	// (and remove it) before Add returns.
 	if msg.ID == "" {
-		msg.ID = fmt.Sprintf("msg-%d", g.msgSeq.Add(1))
+		// A random per-process prefix keeps generated ids apart from the
+		// ids clients send, which the dedupe would otherwise match.
+		msg.ID = fmt.Sprintf("gw-%s-%d", g.idPrefix, g.msgSeq.Add(1))
 		in.ID = msg.ID
 	}
 	key := pendingKey(in.Session, in.ID)
@@ -321,6 +327,13 @@ func (g *Gateway) Submit(ctx context.Context, in Inbound) (*Receipt, error) {
 		return nil, err
 	}
 	if r.Duplicate {
+		// The original already ran or is pending under the same key: an
+		// entry added for the duplicate would never be removed.
+		if !seen {
+			g.mu.Lock()
+			delete(g.pending, key)
+			g.mu.Unlock()
+		}
 		g.counter.duplicates.Add(1)
 		g.bus.Publish(Event{Type: EventDuplicate, Session: in.Session, MessageIDs: []string{in.ID}})
 	} else {
@@ -394,4 +407,10 @@ func (g *Gateway) WaitIdle(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+func randomPrefix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

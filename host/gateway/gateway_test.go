@@ -101,3 +101,43 @@ func TestBurstBecomesOneRun(t *testing.T) {
 		t.Fatalf("delivered %d pending %d, want 3 and 0", st.Messages.Delivered, st.Messages.Pending)
 	}
 }
+
+// TestDuplicateAfterRunLeavesNothingPending sends a message again after its
+// run ended: the duplicate must not stay pending or be reported as not run.
+func TestDuplicateAfterRunLeavesNothingPending(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	g := newGateway(t, testConfig(t, ""), clk)
+	if _, err := g.Submit(context.Background(), Inbound{Session: "s", ID: "m1", Text: "hi", Priority: 0}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Second)
+	waitFor(t, "run finished", func() bool { return g.Stats().Runs.OK == 1 })
+
+	r, err := g.Submit(context.Background(), Inbound{Session: "s", ID: "m1", Text: "hi", Priority: 0})
+	if err != nil || !r.Duplicate {
+		t.Fatalf("second submit: %+v, %v; want a duplicate", r, err)
+	}
+	if p := g.Stats().Messages.Pending; p != 0 {
+		t.Fatalf("pending after a duplicate: got %d, want 0", p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if rep := g.Shutdown(ctx); len(rep.NotRun) != 0 {
+		t.Fatalf("shutdown lists %+v as not run, want none", rep.NotRun)
+	}
+}
+
+// TestGeneratedIDsDoNotCollide sends a message whose client id looks like a
+// counter, then one without an id: both must run.
+func TestGeneratedIDsDoNotCollide(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	g := newGateway(t, testConfig(t, ""), clk)
+	for i, id := range []string{"msg-1", "msg-2", "", ""} {
+		r, err := g.Submit(context.Background(), Inbound{Session: "s", ID: id, Text: "t", Priority: 1})
+		if err != nil || r.Duplicate {
+			t.Fatalf("submit %d (id %q): %+v, %v; want accepted", i, id, r, err)
+		}
+	}
+	clk.Advance(2 * time.Second)
+	waitFor(t, "all delivered", func() bool { return g.Stats().Messages.Delivered == 4 })
+}

@@ -43,7 +43,7 @@ func (g *Gateway) Shutdown(ctx context.Context) ShutdownReport {
 	g.shutdownMu.Lock()
 	defer g.shutdownMu.Unlock()
 	start := time.Now()
-	var report ShutdownReport
+	report := ShutdownReport{NotRun: []NotRun{}}
 	g.shutdownStep(stepStopIntake)
 	g.draining.Store(true)
 	g.bg.close()
