@@ -211,7 +211,7 @@ func TestServeSignalShutsDownCleanly(t *testing.T) {
 	if !state.Success() {
 		t.Fatalf("exit: got %v, want status 0:\n%s", state, out)
 	}
-	for _, want := range []string{"shutdown signal received", "shutdown summary:", `"not_run": null`, `"timed_out": false`} {
+	for _, want := range []string{"shutdown signal received", "shutdown summary:", `"not_run": []`, `"timed_out": false`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, out)
 		}
