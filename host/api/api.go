@@ -222,13 +222,33 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	case who.tenant != "":
 		filter = func(e *gateway.Event) bool { _, ok := who.local(e.Session); return ok }
 	}
-	sub := s.g.Events().Subscribe(1024, filter)
+	// A client resuming with Last-Event-ID, or asking with ?since=SEQ, first
+	// gets the kept events after that sequence number.
+	since := r.Header.Get("Last-Event-ID")
+	if q := r.URL.Query().Get("since"); q != "" {
+		since = q
+	}
+	var sub *gateway.Subscription
+	var backlog []gateway.Event
+	if since == "" {
+		sub = s.g.Events().Subscribe(1024, filter)
+	} else {
+		seq, err := strconv.ParseUint(since, 10, 64)
+		if err != nil {
+			badRequest(w, "since", "since = %q is not an event sequence number: give the id of the last event received, or 0 for every kept event", since)
+			return
+		}
+		sub, backlog = s.g.Events().SubscribeSince(1024, filter, seq)
+	}
 	defer sub.Close()
 
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, ": stream open\n\n")
+	for _, ev := range backlog {
+		writeEvent(w, who, ev)
+	}
 	flusher.Flush()
 
 	keepalive := time.NewTicker(15 * time.Second)
@@ -245,10 +265,16 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, ": dropped %d events\n\n", d-reported)
 				reported = d
 			}
-			ev.Session, _ = who.local(ev.Session)
-			data, _ := json.Marshal(ev)
-			fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", strconv.FormatUint(ev.Seq, 10), ev.Type, data)
+			writeEvent(w, who, ev)
 		}
 		flusher.Flush()
 	}
+}
+
+// writeEvent writes one server-sent event, with the session under the name
+// the caller uses.
+func writeEvent(w io.Writer, who caller, ev gateway.Event) {
+	ev.Session, _ = who.local(ev.Session)
+	data, _ := json.Marshal(ev)
+	fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", strconv.FormatUint(ev.Seq, 10), ev.Type, data)
 }

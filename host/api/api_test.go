@@ -209,3 +209,53 @@ func TestPostMessageBadWait(t *testing.T) {
 		t.Fatalf("got %d %v, want 400 naming wait", resp.StatusCode, out)
 	}
 }
+
+// TestEventsSinceReplaysKeptEvents posts a message, waits for its run, and
+// only then subscribes with since=0: the kept events still reach the
+// client, in order, followed by live ones.
+func TestEventsSinceReplaysKeptEvents(t *testing.T) {
+	srv, g := newServer(t)
+	post(t, srv.URL, `{"session":"late:1","id":"m1","text":"early bird","priority":"urgent"}`)
+	deadline := time.Now().Add(20 * time.Second)
+	for g.Stats().Runs.OK < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("run did not finish")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	resp, err := http.Get(srv.URL + "/v1/events?session=late:1&since=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	var types []string
+	var lastSeq uint64
+	for lines.Scan() && len(types) < 4 {
+		if data, ok := strings.CutPrefix(lines.Text(), "data: "); ok {
+			var ev gateway.Event
+			if err := json.Unmarshal([]byte(data), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Seq <= lastSeq {
+				t.Fatalf("event %d after %d: out of order", ev.Seq, lastSeq)
+			}
+			lastSeq = ev.Seq
+			types = append(types, ev.Type)
+		}
+	}
+	want := []string{gateway.EventAccepted, gateway.EventRunStarted, gateway.EventReply, gateway.EventRunFinished}
+	if strings.Join(types, ",") != strings.Join(want, ",") {
+		t.Fatalf("kept events: got %v, want %v", types, want)
+	}
+
+	bad, err := http.Get(srv.URL + "/v1/events?since=yesterday")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Body.Close()
+	if bad.StatusCode != http.StatusBadRequest {
+		t.Fatalf("since=yesterday: got %d, want 400", bad.StatusCode)
+	}
+}

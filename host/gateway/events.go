@@ -50,6 +50,11 @@ type Bus struct {
 	subs map[*Subscription]struct{}
 	seq  atomic.Uint64
 	now  func() time.Time
+
+	// history is a ring of the most recent events; next is the index of
+	// the oldest once the ring is full.
+	history []Event
+	next    int
 }
 
 // NewBus returns a Bus that stamps events with now.
@@ -86,14 +91,18 @@ func (b *Bus) Subscribe(size int, filter func(*Event) bool) *Subscription {
 	return s
 }
 
-// Publish stamps ev with a sequence number and time and delivers it.
+// Publish stamps ev with a sequence number and time, keeps it in the
+// recent-events ring and delivers it.
 func (b *Bus) Publish(ev Event) {
-	ev.Seq = b.seq.Add(1)
 	if ev.Time.IsZero() {
 		ev.Time = b.now()
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// The sequence number is taken under the lock, so the ring and every
+	// subscriber see events in sequence order.
+	ev.Seq = b.seq.Add(1)
+	b.remember(ev)
 	for s := range b.subs {
 		if s.filter != nil && !s.filter(&ev) {
 			continue
@@ -104,4 +113,38 @@ func (b *Bus) Publish(ev Event) {
 			s.dropped.Add(1)
 		}
 	}
+}
+
+// historySize is how many recent events a Bus keeps for subscribers that
+// connect late (SubscribeSince).
+const historySize = 4096
+
+func (b *Bus) remember(ev Event) {
+	if len(b.history) < historySize {
+		b.history = append(b.history, ev)
+		return
+	}
+	b.history[b.next] = ev
+	b.next = (b.next + 1) % historySize
+}
+
+// SubscribeSince subscribes like Subscribe and also returns the kept events
+// with a sequence number above since that filter accepts, oldest first.
+// Registration and the backlog are taken under one lock, so no event is
+// both in the backlog and on C, and none falls between them. Only the most
+// recent events are kept; a client further behind misses the older ones.
+func (b *Bus) SubscribeSince(size int, filter func(*Event) bool, since uint64) (*Subscription, []Event) {
+	s := &Subscription{C: make(chan Event, size), filter: filter, bus: b}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var backlog []Event
+	n := len(b.history)
+	for i := range n {
+		ev := b.history[(b.next+i)%n]
+		if ev.Seq > since && (filter == nil || filter(&ev)) {
+			backlog = append(backlog, ev)
+		}
+	}
+	b.subs[s] = struct{}{}
+	return s, backlog
 }
