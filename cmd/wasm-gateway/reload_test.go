@@ -37,8 +37,8 @@ func (s *server) sessionLimit(t *testing.T) int {
 	var st struct {
 		Queue struct {
 			Sessions struct {
-				Limit int `json:"Limit"`
-			} `json:"Sessions"`
+				Limit int `json:"limit"`
+			} `json:"sessions"`
 		} `json:"queue"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {

@@ -9,34 +9,34 @@ var BatchSizeBuckets = [5]string{"1", "2", "3-5", "6-10", "11+"}
 type Stats struct {
 	// Sessions is the number of sessions holding messages, an open window or
 	// a run in flight.
-	Sessions int
+	Sessions int `json:"sessions"`
 	// ActiveWindows is the number of open windows.
-	ActiveWindows int
+	ActiveWindows int `json:"active_windows"`
 	// BusySessions is the number of sessions with a run in flight.
-	BusySessions int
+	BusySessions int `json:"busy_sessions"`
 	// PendingMessages is the number of accepted messages not yet in a batch.
-	PendingMessages int
+	PendingMessages int `json:"pending_messages"`
 	// DedupeIDs is the number of message ids remembered for dedupe.
-	DedupeIDs int
+	DedupeIDs int `json:"dedupe_ids"`
 
 	// Messages counts accepted messages, duplicates excluded.
-	Messages uint64
+	Messages uint64 `json:"messages"`
 	// Batched counts messages placed in a batch.
-	Batched uint64
+	Batched uint64 `json:"batched"`
 	// Runs counts batches formed.
-	Runs uint64
+	Runs uint64 `json:"runs"`
 	// RunsSaved is Batched minus Runs: the runs that coalescing spared.
-	RunsSaved uint64
+	RunsSaved uint64 `json:"runs_saved"`
 	// Duplicates counts messages acknowledged as duplicates.
-	Duplicates uint64
+	Duplicates uint64 `json:"duplicates"`
 	// Undelivered counts messages settled with ErrNotDelivered by Close.
-	Undelivered uint64
+	Undelivered uint64 `json:"undelivered"`
 	// BatchSizes counts batches by size, in the buckets BatchSizeBuckets
 	// names.
-	BatchSizes [5]uint64
+	BatchSizes [5]uint64 `json:"batch_sizes"`
 
 	// Config is the configuration in effect, with defaults filled in.
-	Config Config
+	Config Config `json:"config"`
 }
 
 // counters are the Stats counters, guarded by the Coalescer's lock.

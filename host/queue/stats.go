@@ -8,92 +8,92 @@ import (
 // Stats is a snapshot of the queue's state and counters.
 type Stats struct {
 	// Generation counts Reset calls.
-	Generation uint64
-	Draining   bool
+	Generation uint64 `json:"generation"`
+	Draining   bool   `json:"draining"`
 	// Lanes is keyed by lane name.
-	Lanes    map[string]LaneStats
-	Sessions SessionStats
+	Lanes    map[string]LaneStats `json:"lanes"`
+	Sessions SessionStats         `json:"sessions"`
 	// ByPriority is indexed by the tasks' original Priority.
-	ByPriority [numPriorities]PriorityStats
+	ByPriority [numPriorities]PriorityStats `json:"by_priority"`
 	// Tenants holds every configured tenant and every tenant with work.
-	Tenants map[string]TenantStats
+	Tenants map[string]TenantStats `json:"tenants"`
 	// Detached counts tasks that Reset detached and that are still running.
-	Detached int
-	Wait     WaitStats
-	Overflow OverflowStats
-	Outcomes OutcomeStats
+	Detached int           `json:"detached"`
+	Wait     WaitStats     `json:"wait"`
+	Overflow OverflowStats `json:"overflow"`
+	Outcomes OutcomeStats  `json:"outcomes"`
 	// WaitByPriority, WaitByLane and WaitByTenant summarize recent waits
 	// (up to 1024 each) by original priority, lane and tenant; only
 	// configured tenants and the default tenant are listed.
-	WaitByPriority [numPriorities]WaitStats
-	WaitByLane     map[string]WaitStats
-	WaitByTenant   map[string]WaitStats
+	WaitByPriority [numPriorities]WaitStats `json:"wait_by_priority"`
+	WaitByLane     map[string]WaitStats     `json:"wait_by_lane"`
+	WaitByTenant   map[string]WaitStats     `json:"wait_by_tenant"`
 }
 
 // LaneStats describes one lane. Active excludes tasks detached by Reset.
 type LaneStats struct {
-	Queued int
-	Active int
-	Limit  int
+	Queued int `json:"queued"`
+	Active int `json:"active"`
+	Limit  int `json:"limit"`
 }
 
 // SessionStats counts sessions with work; idle sessions do not exist.
 type SessionStats struct {
 	// Active counts sessions with a running task.
-	Active int
+	Active int `json:"active"`
 	// Waiting counts sessions with waiting tasks and no running task.
-	Waiting int
+	Waiting int `json:"waiting"`
 	// Limit is max_concurrent_sessions.
-	Limit int
+	Limit int `json:"limit"`
 }
 
 // PriorityStats counts tasks of one original priority.
 type PriorityStats struct {
-	Queued  int
-	Running int
+	Queued  int `json:"queued"`
+	Running int `json:"running"`
 }
 
 // TenantStats describes one tenant.
 type TenantStats struct {
-	Queued  int
-	Running int
+	Queued  int `json:"queued"`
+	Running int `json:"running"`
 	// Rejected counts Enqueue calls rejected with ErrTenantQueueFull.
-	Rejected uint64
-	Weight   int
+	Rejected uint64 `json:"rejected"`
+	Weight   int    `json:"weight"`
 }
 
 // WaitStats summarizes the enqueue-to-start waits of the most recent starts
 // (up to the window set by WithWaitWindow). Percentiles use the nearest-rank
 // method and are zero when Samples is zero.
 type WaitStats struct {
-	Samples int
-	P50     time.Duration
-	P90     time.Duration
-	P99     time.Duration
+	Samples int           `json:"samples"`
+	P50     time.Duration `json:"p50_ns"`
+	P90     time.Duration `json:"p90_ns"`
+	P99     time.Duration `json:"p99_ns"`
 }
 
 // OverflowStats counts what full sessions did since New.
 type OverflowStats struct {
 	// Rejected counts tasks rejected with ErrQueueFull.
-	Rejected uint64
+	Rejected uint64 `json:"rejected"`
 	// Dropped counts tasks settled with ErrDropped.
-	Dropped uint64
+	Dropped uint64 `json:"dropped"`
 	// Summarized counts dropped tasks whose labels went to a later run.
-	Summarized uint64
+	Summarized uint64 `json:"summarized"`
 	// TenantRejected counts tasks rejected with ErrTenantQueueFull.
-	TenantRejected uint64
+	TenantRejected uint64 `json:"tenant_rejected"`
 }
 
 // OutcomeStats counts settlements since New.
 type OutcomeStats struct {
-	Accepted  uint64
-	Started   uint64
-	Completed uint64
-	Failed    uint64
-	Panicked  uint64
-	Cancelled uint64
+	Accepted  uint64 `json:"accepted"`
+	Started   uint64 `json:"started"`
+	Completed uint64 `json:"completed"`
+	Failed    uint64 `json:"failed"`
+	Panicked  uint64 `json:"panicked"`
+	Cancelled uint64 `json:"cancelled"`
 	// Cleared counts tasks settled by ClearLane, ClearSession, Drain or Close.
-	Cleared uint64
+	Cleared uint64 `json:"cleared"`
 }
 
 type counters struct {

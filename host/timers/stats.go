@@ -11,44 +11,44 @@ import (
 type Stats struct {
 	// Active is the number of pending timers: Timeouts + Intervals +
 	// Schedules.
-	Active int
+	Active int `json:"active"`
 	// Timeouts is the number of pending one-shot timers.
-	Timeouts int
+	Timeouts int `json:"timeouts"`
 	// Intervals is the number of active SetInterval timers.
-	Intervals int
+	Intervals int `json:"intervals"`
 	// Schedules is the number of active SetSchedule timers.
-	Schedules int
+	Schedules int `json:"schedules"`
 
 	// Created counts timers ever set.
-	Created uint64
+	Created uint64 `json:"created"`
 	// Fired counts callbacks started.
-	Fired uint64
+	Fired uint64 `json:"fired"`
 	// Cancelled counts timers removed by Clear, ClearLabel, ClearOwner,
 	// ClearAll or Shutdown while still pending.
-	Cancelled uint64
+	Cancelled uint64 `json:"cancelled"`
 	// Errors counts callbacks that returned an error or panicked.
-	Errors uint64
+	Errors uint64 `json:"errors"`
 	// Skipped counts interval and schedule ticks not run because they were
 	// already past when the timer fired late, or because the previous run of
 	// the same timer was still going.
-	Skipped uint64
+	Skipped uint64 `json:"skipped"`
 
 	// ByPrefix maps a label prefix to its number of active timers. The
 	// prefix is the label's text before its first '/' or ':', or the whole
 	// label when it has neither. The map is a copy.
-	ByPrefix map[string]int
+	ByPrefix map[string]int `json:"by_prefix"`
 }
 
 // Info describes one pending timer.
 type Info struct {
-	ID    ID
-	Kind  Kind
-	Label string
-	Owner Owner
+	ID    ID     `json:"id"`
+	Kind  Kind   `json:"kind"`
+	Label string `json:"label"`
+	Owner Owner  `json:"owner"`
 	// Due is when the timer next fires, on the Manager's clock.
-	Due time.Time
+	Due time.Time `json:"due"`
 	// Interval is the period of a KindInterval timer; zero for other kinds.
-	Interval time.Duration
+	Interval time.Duration `json:"interval_ns"`
 }
 
 // Stats returns a snapshot of the Manager's counts. It costs O(number of
