@@ -182,14 +182,26 @@ func FuzzCheckTarget(f *testing.F) {
 			t.Fatalf("%q: allowed numeric-looking name %q", raw, host)
 		}
 
-		// Oracle: a host that strconv reads as one 32-bit number is that
-		// IPv4 address, as inet_aton reads it.
+		// Oracle: a host that inet_aton reads as one 32-bit number (decimal,
+		// 0x hex or 0-prefixed octal; not Go's 0b, 0o or underscores) is
+		// that IPv4 address.
 		raw32 := strings.TrimSuffix(strings.ToLower(host), ".")
-		if n, perr := strconv.ParseUint(raw32, 0, 32); perr == nil {
+		if n, perr := parseInetAtonNumber(raw32); perr == nil {
 			ip := netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 			if checkIP(ip, nil) != nil {
 				t.Fatalf("%q: allowed %s", raw, ip)
 			}
 		}
 	})
+}
+
+// parseInetAtonNumber reads s as inet_aton reads a one-part address.
+func parseInetAtonNumber(s string) (uint64, error) {
+	switch {
+	case strings.HasPrefix(s, "0x"):
+		return strconv.ParseUint(s[2:], 16, 32)
+	case len(s) > 1 && s[0] == '0':
+		return strconv.ParseUint(s[1:], 8, 32)
+	}
+	return strconv.ParseUint(s, 10, 32)
 }
