@@ -50,7 +50,7 @@ type Image struct {
 	Data []byte `json:"data,omitempty"`
 }
 
-// Message is one chat message as a plugin sees it.
+// Message is one chat message in a plugin's input.
 type Message struct {
 	ID      string    `json:"id"`
 	Sender  string    `json:"sender"`
@@ -107,7 +107,7 @@ type SubagentCompletion struct {
 	Attempt int `json:"attempt,omitempty"`
 	// SiblingsPending counts the other children of the same parent run whose
 	// completion has not been delivered yet; 0 means this is the last one
-	// the host knows of. With Siblings it lets a parent fan in without
+	// the host has a record of. With Siblings it lets a parent fan in without
 	// keeping state between calls, which pooled instances cannot do.
 	SiblingsPending int `json:"siblings_pending"`
 	// Siblings are the other children of the same parent run still known to
@@ -217,7 +217,7 @@ type TimerClearResponse struct {
 }
 
 // HTTPRequest is the request of FuncHTTP. The host checks it against the
-// plugin's egress policy and may attach a credential the plugin never sees.
+// plugin's egress policy and may attach a credential that is never passed to the plugin.
 type HTTPRequest struct {
 	Method  string              `json:"method"`
 	URL     string              `json:"url"`

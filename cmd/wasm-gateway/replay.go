@@ -32,34 +32,34 @@ type replayOptions struct {
 	logger    *slog.Logger
 }
 
-// ReplaySummary is what replay prints. Every message read is accounted
+// ReplaySummary is the summary that replay prints. Every message read is accounted
 // for: MessagesRead = Delivered + IntakeRejected + Duplicates + NotRun +
 // NotSubmitted.
 type ReplaySummary struct {
-	Files          []string                       `json:"files"`
-	Sessions       int                            `json:"sessions"`
-	MessagesRead   int                            `json:"messages_read"`
-	LinesRejected  int                            `json:"lines_rejected"`
-	RejectedLines  []string                       `json:"rejected_lines,omitempty"`
-	IntakeRejected int                            `json:"intake_rejected"`
-	IntakeReasons  map[string]int                 `json:"intake_reasons,omitempty"`
-	Duplicates     int64                          `json:"duplicates"`
-	Delivered      int64                          `json:"delivered"`
-	Runs           int64                          `json:"runs"`
-	RunsSaved      int64                          `json:"runs_saved"`
-	Failures       int64                          `json:"failures"`
-	FailureReasons map[string]int                 `json:"failure_reasons,omitempty"`
-	NotRun         int                            `json:"not_run"`
+	Files          []string       `json:"files"`
+	Sessions       int            `json:"sessions"`
+	MessagesRead   int            `json:"messages_read"`
+	LinesRejected  int            `json:"lines_rejected"`
+	RejectedLines  []string       `json:"rejected_lines,omitempty"`
+	IntakeRejected int            `json:"intake_rejected"`
+	IntakeReasons  map[string]int `json:"intake_reasons,omitempty"`
+	Duplicates     int64          `json:"duplicates"`
+	Delivered      int64          `json:"delivered"`
+	Runs           int64          `json:"runs"`
+	RunsSaved      int64          `json:"runs_saved"`
+	Failures       int64          `json:"failures"`
+	FailureReasons map[string]int `json:"failure_reasons,omitempty"`
+	NotRun         int            `json:"not_run"`
 	// NotSubmitted counts messages never offered because the replay was
 	// interrupted.
-	NotSubmitted int `json:"not_submitted"`
-	NotRunIDs      []string                       `json:"not_run_ids,omitempty"`
-	Replies        int64                          `json:"replies"`
-	Latency        map[string]gateway.Percentiles `json:"latency"`
-	Accounted      bool                           `json:"accounted"`
-	Clock          string                         `json:"clock"`
-	LogSpan        string                         `json:"log_span"`
-	WallTime       string                         `json:"wall_time"`
+	NotSubmitted int                            `json:"not_submitted"`
+	NotRunIDs    []string                       `json:"not_run_ids,omitempty"`
+	Replies      int64                          `json:"replies"`
+	Latency      map[string]gateway.Percentiles `json:"latency"`
+	Accounted    bool                           `json:"accounted"`
+	Clock        string                         `json:"clock"`
+	LogSpan      string                         `json:"log_span"`
+	WallTime     string                         `json:"wall_time"`
 }
 
 func cmdReplay(ctx context.Context, args []string) error {

@@ -66,7 +66,7 @@ type MessageRequest struct {
 	ReplyTo  string          `json:"reply_to"`
 }
 
-// MessageResponse is the body of a 202 answer.
+// MessageResponse is the body of a 202 response.
 type MessageResponse struct {
 	ID        string `json:"id"`
 	Session   string `json:"session"`

@@ -34,14 +34,14 @@ func NewResult(name string, value, baseline float64, unit, note string) Result {
 	return r
 }
 
-// Env is what a row may need from the command line: where the built plugins
-// and the chat logs are, and whether to run a shorter version.
+// Env is the command-line context of a row: the directories of the built
+// plugins and the chat logs, and whether to run a shorter version.
 type Env struct {
 	// PluginDir holds the built example plugins (echo.wasm, ...).
 	PluginDir string
 	// ChatlogDir holds the real chat logs; empty when they are absent.
 	ChatlogDir string
-	// Quick asks rows to cut iteration counts, for smoke tests.
+	// Quick makes rows cut their iteration counts, for smoke tests.
 	Quick bool
 }
 

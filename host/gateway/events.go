@@ -10,7 +10,6 @@ import (
 const (
 	EventAccepted     = "message.accepted"
 	EventDuplicate    = "message.duplicate"
-	EventRejected     = "message.rejected"
 	EventRunStarted   = "run.started"
 	EventReply        = "reply"
 	EventCustom       = "event"

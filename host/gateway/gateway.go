@@ -279,8 +279,8 @@ func (g *Gateway) Submit(ctx context.Context, in Inbound) (*Receipt, error) {
 		g.counter.rejected.Add(1)
 		return nil, err
 	}
-	// A tenant at its queue cap is told now, with a typed error (429 on the
-	// API), instead of after its message waited out a coalescing window.
+	// A tenant at its queue cap gets a typed error now (429 on the API),
+	// not after its message waited out a coalescing window.
 	if err := g.queue.Admit(rt.tenant); err != nil {
 		g.counter.rejected.Add(1)
 		if errors.Is(err, queue.ErrDraining) {
@@ -343,7 +343,7 @@ func (g *Gateway) Submit(ctx context.Context, in Inbound) (*Receipt, error) {
 	return &Receipt{ID: in.ID, Session: in.Session, Duplicate: r.Duplicate, inner: r}, nil
 }
 
-// route is where a session's runs go.
+// route is the plugin and tenant that run a session's batches.
 type route struct {
 	plugin string
 	tenant string

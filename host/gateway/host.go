@@ -43,7 +43,7 @@ func (h *runHost) Log(ctx context.Context, req abi.LogRequest) {
 		args = append(args, "attr."+k, v)
 	}
 	args = append(args, "message", req.Message)
-	h.g.log.Log(ctx, logLevel(req.Level), "plugin log", args...)
+	h.g.log.Log(ctx, plugin.LogLevel(req.Level), "plugin log", args...)
 }
 
 func (h *runHost) HTTP(ctx context.Context, req abi.HTTPRequest) abi.HTTPResponse {

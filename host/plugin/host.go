@@ -9,7 +9,7 @@ import (
 
 // Host serves a plugin's host function calls during one export call. The
 // gateway passes an implementation bound to the run (session, run id,
-// plugin, tenant), so every method knows whom it serves.
+// plugin, tenant), so every method has the ids of the run it serves.
 //
 // Methods are called on the goroutine running the guest, one at a time per
 // call, with the call's context: they must return when ctx is done. They
@@ -45,7 +45,7 @@ func (h BaseHost) Log(ctx context.Context, req abi.LogRequest) {
 	for k, v := range req.Attrs {
 		attrs = append(attrs, slog.String(k, v))
 	}
-	h.Logger.LogAttrs(ctx, logLevel(req.Level), req.Message, attrs...)
+	h.Logger.LogAttrs(ctx, LogLevel(req.Level), req.Message, attrs...)
 }
 
 func (BaseHost) Spawn(context.Context, abi.SpawnRequest) abi.SpawnResponse {
@@ -64,7 +64,9 @@ func (BaseHost) HTTP(context.Context, abi.HTTPRequest) abi.HTTPResponse {
 	return abi.HTTPResponse{Response: notSupported("http")}
 }
 
-func logLevel(s string) slog.Level {
+// LogLevel maps an ABI log level (debug, info, warn, error, or Extism's
+// trace) to its slog level; anything else is info.
+func LogLevel(s string) slog.Level {
 	switch s {
 	case abi.LogDebug, "trace":
 		return slog.LevelDebug

@@ -14,7 +14,7 @@ import (
 
 type stateKey struct{}
 
-// callState is what host functions need during one export call. It travels
+// callState is the per-call context of the host functions. It travels
 // in the call's context because the host modules are shared by every
 // instance of a runtime.
 type callState struct {
@@ -220,7 +220,7 @@ type extismRequest struct {
 }
 
 // extismHTTP serves Extism's standard http_request import through the same
-// Host.HTTP path as gw_http, so the egress checkpoint sees every request.
+// Host.HTTP path as gw_http, so the egress checkpoint checks every request.
 // As in Extism, a refused request traps: the Extism PDKs have no way to
 // receive a host-side error from this import.
 func (st *callState) extismHTTP(ctx context.Context, reqOff, bodyOff uint64) uint64 {

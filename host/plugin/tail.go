@@ -11,6 +11,9 @@ import (
 // (rate-limited by a byte budget) and keeps the first bytes written since
 // the last report, for error reports such as a Go runtime's fatal error,
 // which comes before its goroutine dump.
+//
+// NOTE: one tailWriter serves all instances of a plugin, so when two calls
+// fail at once, one call's report may carry the other's line.
 type tailWriter struct {
 	mu     sync.Mutex
 	buf    []byte
@@ -44,7 +47,7 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 }
 
 // tail returns the most telling line written since the last report (a Go
-// "fatal error:" or "panic:" line, else the first line) and forgets the rest.
+// "fatal error:" or "panic:" line, else the first line) and clears the buffer.
 func (w *tailWriter) tail() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
