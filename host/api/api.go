@@ -186,6 +186,10 @@ func statusFor(err error) int {
 	if errors.As(err, &tooMany) && tooMany.TooManyRequests() {
 		return http.StatusTooManyRequests
 	}
+	var unavailable interface{ Unavailable() bool }
+	if errors.As(err, &unavailable) && unavailable.Unavailable() {
+		return http.StatusServiceUnavailable
+	}
 	return http.StatusBadRequest
 }
 

@@ -36,6 +36,8 @@ type Config struct {
 	Schedules []Schedule `toml:"schedule"`
 	// APIKeys are the per-tenant keys of the message routes ([[api_key]]).
 	APIKeys []APIKey `toml:"api_key"`
+	// Queue selects where accepted messages live ([queue]).
+	Queue Queue `toml:"queue"`
 
 	// File is the path the config was read from, for messages.
 	File string `toml:"-"`

@@ -140,6 +140,7 @@ func (c *Config) applyDefaults() {
 	c.applyTenants()
 	c.Stub.Config = c.Stub.Config.WithDefaults()
 	c.applyTimerDefaults()
+	c.applyQueueDefaults()
 	if c.Stub.Listen == "" {
 		c.Stub.Listen = "127.0.0.1:0"
 	}
@@ -171,6 +172,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, e)
 		}
 	}
+	errs = append(errs, c.validateQueue()...)
 
 	names := map[string]bool{}
 	profiles := map[string]bool{}

@@ -126,6 +126,8 @@ type Gateway struct {
 	policy failurePolicies
 	// live is the config ReloadConfig last applied.
 	live liveConfig
+	// dur is the JetStream backend; nil with the memory backend.
+	dur *durableIntake
 }
 
 func pendingKey(session, id string) string { return session + "\x00" + id }
@@ -208,6 +210,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		return nil, fmt.Errorf("coalescer: %w", err)
 	}
 	g.coal = coal
+	if cfg.Queue.Durable() {
+		if err := g.startDurable(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := g.startSchedules(); err != nil {
 		return nil, err
 	}
@@ -218,6 +225,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 // abort releases what a partial New created.
 func (g *Gateway) abort() {
 	g.cancel()
+	g.closeDurable(context.Background())
 	if g.plugins != nil {
 		g.plugins.closeAll(context.Background())
 	}
@@ -253,12 +261,22 @@ type Receipt struct {
 	ID        string
 	Session   string
 	Duplicate bool
-	inner     *coalesce.Receipt
+	// Seq is the message's sequence in its session with the jetstream
+	// backend; zero with the memory backend.
+	Seq   uint64
+	inner *coalesce.Receipt
 }
 
 // RunID waits until the message is assigned to a run and returns the run's
 // id, or ctx's error.
-func (r *Receipt) RunID(ctx context.Context) (string, error) { return r.inner.Wait(ctx) }
+// With the jetstream backend the run may happen on another node, so no run
+// id is known here.
+func (r *Receipt) RunID(ctx context.Context) (string, error) {
+	if r.inner == nil {
+		return "", errors.New("run id unknown: the message is stored and runs on the node that owns its session")
+	}
+	return r.inner.Wait(ctx)
+}
 
 // Errors returned by Submit.
 var (
@@ -304,6 +322,9 @@ func (g *Gateway) Submit(ctx context.Context, in Inbound) (*Receipt, error) {
 		// ids clients send, which the dedupe would otherwise match.
 		msg.ID = fmt.Sprintf("gw-%s-%d", g.idPrefix, g.msgSeq.Add(1))
 		in.ID = msg.ID
+	}
+	if g.dur != nil {
+		return g.submitDurable(ctx, in)
 	}
 	key := pendingKey(in.Session, in.ID)
 	now := g.clk.Now()

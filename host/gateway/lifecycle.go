@@ -46,6 +46,7 @@ func (g *Gateway) Shutdown(ctx context.Context) ShutdownReport {
 	report := ShutdownReport{NotRun: []NotRun{}}
 	g.shutdownStep(stepStopIntake)
 	g.draining.Store(true)
+	g.stopDurableIntake()
 	g.bg.close()
 
 	// Flushing can wait on runs in flight (messages collected while a
@@ -79,6 +80,7 @@ func (g *Gateway) Shutdown(ctx context.Context) ShutdownReport {
 	g.ptimers.clearWhere(func(*pluginTimer) bool { return true })
 	g.shutdownStep(stepClosePlugins)
 	g.plugins.closeAll(context.Background())
+	g.closeDurable(ctx)
 
 	g.mu.Lock()
 	for key, p := range g.pending {

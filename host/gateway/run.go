@@ -86,6 +86,24 @@ func (g *Gateway) run(ctx context.Context, b *coalesce.Batch, rt route, info que
 	g.counter.runsStarted.Add(1)
 	defer func(start time.Time) { g.obs.runEnded(rt.plugin, g.clk.Now().Sub(start), err != nil) }(g.clk.Now())
 	defer func() { g.endParentRun(ctx, b.RunID, err) }()
+	// With the jetstream backend the run first claims its messages'
+	// sequences; its replies and run.finished wait for the completion to
+	// be recorded, so a run fenced off by another node publishes none.
+	publish := g.bus.Publish
+	if g.dur != nil {
+		claim, skip, cerr := g.claimBatch(ctx, b)
+		if skip {
+			g.markDelivered(b)
+			return nil
+		}
+		if cerr != nil {
+			g.runFailed(b, rt, cerr)
+			return cerr
+		}
+		var held []Event
+		publish = func(e Event) { held = append(held, e) }
+		defer func() { g.finishClaim(claim, b, rt, err, held) }()
+	}
 	accepted := g.markDelivered(b)
 	defer g.recordLatency(b, accepted)
 
@@ -143,10 +161,10 @@ func (g *Gateway) run(ctx context.Context, b *coalesce.Batch, rt route, info que
 	}
 	for _, r := range res.Replies {
 		g.counter.replies.Add(1)
-		g.bus.Publish(Event{Type: EventReply, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin, Text: r.Text, ReplyTo: r.ReplyTo})
+		publish(Event{Type: EventReply, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin, Text: r.Text, ReplyTo: r.ReplyTo})
 	}
 	g.counter.runsOK.Add(1)
-	g.bus.Publish(Event{Type: EventRunFinished, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin,
+	publish(Event{Type: EventRunFinished, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin,
 		MessageIDs: messageIDs(b), Data: res.Outputs})
 	return nil
 }

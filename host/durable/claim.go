@@ -1,0 +1,271 @@
+package durable
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Claim is a run's hold on a contiguous range of a session's sequences,
+// recorded in the session's guard record.
+type Claim struct {
+	n       *Node
+	p       *partition
+	session string
+	key     string
+	first   uint64
+	last    uint64
+	rev     uint64
+	rec     guardRecord
+	msgs    []jetstream.Msg
+	ended   bool
+}
+
+// First and Last are the claimed range, inclusive.
+func (c *Claim) First() uint64 { return c.first }
+func (c *Claim) Last() uint64  { return c.last }
+
+func (n *Node) partitionFor(session string) *partition {
+	return n.parts[partitionOf(session, len(n.parts))]
+}
+
+// Claim records that this node runs the session's admitted sequences up to
+// the largest of seqs. Every sequence from the guard's done to it must have
+// been admitted here: the ones in seqs, and skips. It returns ErrNotOwner
+// when the partition moved away, ErrStale when another node already ran
+// the range (the messages are acked), and ErrUnknown when NATS could not be
+// reached before ctx ended.
+func (n *Node) Claim(ctx context.Context, session string, seqs []uint64) (*Claim, error) {
+	if len(seqs) == 0 {
+		return nil, errors.New("durable: claim of no sequences")
+	}
+	p := n.partitionFor(session)
+	last := slices.Max(seqs)
+	p.mu.Lock()
+	s := p.sessions[session]
+	// A skip advance holds the session briefly; runs of one session never
+	// overlap, so that is the only other holder.
+	for s != nil && s.claimed && p.owned {
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ErrUnknown
+		case <-time.After(5 * time.Millisecond):
+		}
+		p.mu.Lock()
+		s = p.sessions[session]
+	}
+	if !p.owned || s == nil {
+		p.mu.Unlock()
+		return nil, ErrNotOwner
+	}
+	if last <= s.done {
+		p.mu.Unlock()
+		return nil, ErrStale
+	}
+	for q := s.done + 1; q <= last; q++ {
+		if s.pending[q] == nil {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("durable: sequence %d of session %q was not admitted here", q, session)
+		}
+	}
+	s.claimed = true
+	c := &Claim{n: n, p: p, session: session, key: s.key, first: s.done + 1, last: last, rev: s.rev}
+	c.rec = guardRecord{Done: s.done, Claim: last, Node: n.id, Token: token()}
+	p.mu.Unlock()
+
+	for attempt := 0; ; attempt++ {
+		rev, err := n.guard.casResolved(ctx, c.key, c.rev, c.rec)
+		if err == nil {
+			c.rev = rev
+			return c, nil
+		}
+		if !errors.Is(err, errConflict) || attempt == 5 {
+			c.unclaim()
+			return nil, err
+		}
+		// Someone wrote the record since this node read it: a claim of a
+		// node that lost the partition (taken over here), or a completion.
+		cur, curRev, gerr := n.guard.get(ctx, c.key)
+		if gerr != nil {
+			c.unclaim()
+			return nil, ErrUnknown
+		}
+		if cur.Done >= last {
+			c.unclaim()
+			n.ackThrough(p, session, cur.Done, curRev)
+			return nil, ErrStale
+		}
+		if cur.Done > c.rec.Done {
+			// Part of the range finished elsewhere: it is acked, the rest
+			// is claimed.
+			n.ackThrough(p, session, cur.Done, curRev)
+			c.first = cur.Done + 1
+		}
+		c.rec.Done, c.rev = cur.Done, curRev
+	}
+}
+
+func (c *Claim) unclaim() {
+	c.p.mu.Lock()
+	if s := c.p.sessions[c.session]; s != nil {
+		s.claimed = false
+	}
+	c.p.mu.Unlock()
+}
+
+// Abandon ends a claim whose run did not happen. Its messages stay unacked
+// and run again under a later claim here or on the next owner.
+func (c *Claim) Abandon() {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	c.unclaim()
+}
+
+// RunRecord describes a finished run in the run log.
+type RunRecord struct {
+	Session    string    `json:"session"`
+	First      uint64    `json:"first"`
+	Last       uint64    `json:"last"`
+	RunID      string    `json:"run_id"`
+	Node       string    `json:"node"`
+	MessageIDs []string  `json:"message_ids,omitempty"`
+	Failed     bool      `json:"failed,omitempty"`
+	Time       time.Time `json:"time"`
+}
+
+// Complete records the run as finished: the guard's done moves to the end
+// of the range by CAS from the claim's revision, then every message of the
+// range is acked and the run is appended to the run log. ErrFenced means
+// another node took the range over: nothing is acked and the run's results
+// must be discarded. ErrUnknown leaves the messages unacked.
+func (c *Claim) Complete(ctx context.Context, r RunRecord) error {
+	if c.ended {
+		return errors.New("durable: claim already ended")
+	}
+	c.ended = true
+	done := guardRecord{Done: c.last, Node: c.n.id, Token: c.rec.Token, Run: r.RunID}
+	rev, err := c.n.guard.casResolved(ctx, c.key, c.rev, done)
+	p := c.p
+	if errors.Is(err, errConflict) {
+		p.fenced.Add(1)
+		c.n.st.fenced.Add(1)
+		p.mu.Lock()
+		delete(p.sessions, c.session)
+		p.mu.Unlock()
+		c.n.log.Warn("run completion fenced: another node owns the session", "session", c.session, "run", r.RunID, "first", c.first, "last", c.last)
+		return ErrFenced
+	}
+	if err != nil {
+		c.unclaim()
+		return err
+	}
+	c.n.ackThrough(p, c.session, c.last, rev)
+	c.unclaim()
+	p.mu.Lock()
+	p.lastProgress = time.Now()
+	p.mu.Unlock()
+	c.n.advanceSkips(p, c.session)
+
+	r.Session, r.First, r.Last, r.Node = c.session, c.first, c.last, c.n.id
+	if r.Time.IsZero() {
+		r.Time = time.Now().UTC()
+	}
+	b, _ := json.Marshal(r)
+	m := nats.NewMsg(fmt.Sprintf("%s%d", c.n.n.runsSubject, p.id))
+	m.Data = b
+	m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("run/%s/%d", c.key, c.last))
+	if _, err := c.n.js.PublishMsg(ctx, m); err != nil {
+		c.n.log.Warn("run log append failed", "session", c.session, "run", r.RunID, "err", err)
+	}
+	return nil
+}
+
+// ackThrough acks the session's admitted messages up to done and records
+// the guard's new state.
+func (n *Node) ackThrough(p *partition, session string, done, rev uint64) {
+	p.mu.Lock()
+	s := p.sessions[session]
+	var msgs []jetstream.Msg
+	if s != nil {
+		for q, e := range s.pending {
+			if q <= done {
+				msgs = append(msgs, e.msgs...)
+				delete(s.pending, q)
+			}
+		}
+		if done >= s.done {
+			s.done, s.rev = done, rev
+		}
+		if s.admitted < s.done {
+			s.admitted = s.done
+		}
+	}
+	p.mu.Unlock()
+	for _, m := range msgs {
+		_ = m.Ack()
+	}
+}
+
+// Skip marks an admitted sequence as needing no run (the gateway found it
+// a duplicate of a message it already holds). It is acked once the guard
+// passes it.
+func (n *Node) Skip(session string, seq uint64) {
+	p := n.partitionFor(session)
+	p.mu.Lock()
+	if s := p.sessions[session]; s != nil {
+		if e := s.pending[seq]; e != nil {
+			e.skip = true
+		}
+	}
+	p.mu.Unlock()
+	n.advanceSkips(p, session)
+}
+
+// advanceSkips moves the guard's done over skipped sequences that follow
+// it directly, when no claim is in progress.
+func (n *Node) advanceSkips(p *partition, session string) {
+	p.mu.Lock()
+	s := p.sessions[session]
+	if s == nil || s.claimed {
+		p.mu.Unlock()
+		return
+	}
+	last := s.done
+	for e := s.pending[last+1]; e != nil && e.skip; e = s.pending[last+1] {
+		last++
+	}
+	if last == s.done {
+		p.mu.Unlock()
+		return
+	}
+	s.claimed = true
+	rev, key := s.rev, s.key
+	rec := guardRecord{Done: last, Node: n.id, Token: token()}
+	p.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.AckWait)
+	defer cancel()
+	newRev, err := n.guard.casResolved(ctx, key, rev, rec)
+	p.mu.Lock()
+	if s := p.sessions[session]; s != nil {
+		s.claimed = false
+	}
+	p.mu.Unlock()
+	switch {
+	case err == nil:
+		n.ackThrough(p, session, last, newRev)
+	case errors.Is(err, errConflict):
+		if cur, curRev, gerr := n.guard.get(ctx, key); gerr == nil && cur.Done >= last {
+			n.ackThrough(p, session, cur.Done, curRev)
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/wasm-gateway/wasm-gateway/host/coalesce"
+	"github.com/wasm-gateway/wasm-gateway/host/durable"
+)
+
+// EventRunFenced reports a run whose completion lost to another node that
+// took its session over; its replies are discarded.
+const EventRunFenced = "run.fenced"
+
+// durableIntake is the gateway's side of the JetStream backend: Submit
+// stores messages through the node, and the node's deliveries (on the
+// partitions this gateway owns) enter the coalescer.
+type durableIntake struct {
+	node *durable.Node
+	srv  *durable.Server // embedded server, owned; nil with external URLs
+
+	mu sync.Mutex
+	// seqs maps pendingKey(session, id) to the sequence of a delivered
+	// message no run has claimed yet.
+	seqs map[string]uint64
+}
+
+// storedMessage is the stored form of an accepted message.
+type storedMessage struct {
+	Session  string           `json:"session"`
+	Tenant   string           `json:"tenant,omitempty"`
+	ID       string           `json:"id"`
+	Sender   string           `json:"sender,omitempty"`
+	Time     time.Time        `json:"time"`
+	Text     string           `json:"text,omitempty"`
+	Images   []coalesce.Image `json:"images,omitempty"`
+	Priority int              `json:"priority,omitempty"`
+	ReplyTo  string           `json:"reply_to,omitempty"`
+}
+
+// startDurable starts the embedded server (without URLs) and joins the
+// durable queue. The coalescer must exist: deliveries start at once.
+func (g *Gateway) startDurable(ctx context.Context) error {
+	jc := g.cfg.Queue.JetStream
+	d := &durableIntake{seqs: map[string]uint64{}}
+	o := durable.Options{Logger: g.log}
+	if len(jc.URLs) == 0 {
+		srv, err := durable.StartServer(durable.ServerOptions{
+			StoreDir:     g.cfg.StorePath(),
+			Listen:       jc.Listen,
+			SyncAlways:   jc.Sync == durable.SyncAlways,
+			SyncInterval: jc.SyncInterval,
+			ServerName:   jc.NodeID,
+		})
+		if err != nil {
+			return err
+		}
+		d.srv, o.Server = srv, srv
+	}
+	node, err := durable.Start(ctx, jc, durableHandler{g}, o)
+	if err != nil {
+		if d.srv != nil {
+			d.srv.Shutdown(context.Background())
+		}
+		return fmt.Errorf("durable queue: %w", err)
+	}
+	d.node = node
+	g.dur = d
+	return nil
+}
+
+// submitDurable stores an accepted message; it runs on the node that owns
+// its session's partition.
+func (g *Gateway) submitDurable(ctx context.Context, in Inbound) (*Receipt, error) {
+	b, err := json.Marshal(storedMessage{Session: in.Session, Tenant: in.Tenant, ID: in.ID, Sender: in.Sender,
+		Time: in.Time, Text: in.Text, Images: in.Images, Priority: in.Priority, ReplyTo: in.ReplyTo})
+	if err != nil {
+		g.counter.rejected.Add(1)
+		return nil, err
+	}
+	a, err := g.dur.node.Accept(ctx, in.Session, in.ID, b)
+	if err != nil {
+		g.counter.rejected.Add(1)
+		if errors.Is(err, durable.ErrStopped) {
+			return nil, ErrDraining
+		}
+		return nil, &UnavailableError{Err: err}
+	}
+	if a.Duplicate {
+		g.counter.duplicates.Add(1)
+		g.bus.Publish(Event{Type: EventDuplicate, Session: in.Session, MessageIDs: []string{in.ID}})
+	} else {
+		g.counter.accepted.Add(1)
+		g.bus.Publish(Event{Type: EventAccepted, Session: in.Session, MessageIDs: []string{in.ID},
+			Data: map[string]any{"seq": a.Seq, "partition": a.Partition}})
+	}
+	return &Receipt{ID: in.ID, Session: in.Session, Duplicate: a.Duplicate, Seq: a.Seq}, nil
+}
+
+// UnavailableError is an intake failure of the durable store: the message
+// was not accepted and the caller may retry (503 on the API).
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string {
+	return "message not stored: " + e.Err.Error() + "; retry with the same id"
+}
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Unavailable marks the error as a retryable 503.
+func (e *UnavailableError) Unavailable() bool { return true }
+
+type durableHandler struct{ g *Gateway }
+
+// Deliver hands a message of an owned partition to the coalescer.
+func (h durableHandler) Deliver(d durable.Delivery) {
+	g := h.g
+	var m storedMessage
+	if err := json.Unmarshal(d.Payload, &m); err != nil {
+		g.log.Warn("stored message is not readable; skipping it", "session", d.Session, "seq", d.Seq, "err", err)
+		g.dur.node.Skip(d.Session, d.Seq)
+		return
+	}
+	msg := coalesce.Message{Session: d.Session, ID: m.ID, Sender: m.Sender, Time: m.Time, Text: m.Text,
+		Images: m.Images, Priority: m.Priority}
+	key := pendingKey(d.Session, m.ID)
+	g.mu.Lock()
+	_, busy := g.pending[key]
+	g.mu.Unlock()
+	if busy {
+		// A redelivery of a message this gateway still holds: the held copy
+		// runs under the same sequence.
+		return
+	}
+	g.dur.mu.Lock()
+	g.dur.seqs[key] = d.Seq
+	g.dur.mu.Unlock()
+	g.mu.Lock()
+	g.pending[key] = pendingMsg{session: d.Session, priority: m.Priority, accepted: g.clk.Now()}
+	g.mu.Unlock()
+	r, err := g.coal.Add(msg)
+	if err == nil && r.Duplicate {
+		// The coalescer ran this id before, under an earlier ownership of
+		// the partition that lost its claim: run it again under a new id.
+		msg.ID = fmt.Sprintf("%s#%d", m.ID, d.Seq)
+		g.dur.mu.Lock()
+		delete(g.dur.seqs, key)
+		g.dur.seqs[pendingKey(d.Session, msg.ID)] = d.Seq
+		g.dur.mu.Unlock()
+		g.mu.Lock()
+		delete(g.pending, key)
+		g.pending[pendingKey(d.Session, msg.ID)] = pendingMsg{session: d.Session, priority: m.Priority, accepted: g.clk.Now()}
+		g.mu.Unlock()
+		_, err = g.coal.Add(msg)
+	}
+	if err != nil {
+		// Draining: the message stays unacked and returns to the queue.
+		g.mu.Lock()
+		delete(g.pending, pendingKey(d.Session, msg.ID))
+		g.mu.Unlock()
+	}
+}
+
+// claimBatch claims the batch's sequences before its run. skip is true
+// when the run must not happen: another node ran it or owns it now.
+func (g *Gateway) claimBatch(ctx context.Context, b *coalesce.Batch) (c *durable.Claim, skip bool, err error) {
+	seqs := make([]uint64, 0, len(b.Messages))
+	g.dur.mu.Lock()
+	for _, m := range b.Messages {
+		if q, ok := g.dur.seqs[pendingKey(b.Session, m.ID)]; ok {
+			seqs = append(seqs, q)
+			delete(g.dur.seqs, pendingKey(b.Session, m.ID))
+		}
+	}
+	g.dur.mu.Unlock()
+	if len(seqs) == 0 {
+		return nil, true, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, g.cfg.Queue.JetStream.AckWait)
+	defer cancel()
+	c, err = g.dur.node.Claim(cctx, b.Session, seqs)
+	switch {
+	case errors.Is(err, durable.ErrStale), errors.Is(err, durable.ErrNotOwner):
+		g.log.Info("run skipped: its messages ran or moved elsewhere", "session", b.Session, "run", b.RunID, "reason", err)
+		return nil, true, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return c, false, nil
+}
+
+// finishClaim records the run's completion and then publishes its held
+// events; a fenced completion publishes run.fenced instead.
+func (g *Gateway) finishClaim(c *durable.Claim, b *coalesce.Batch, rt route, runErr error, held []Event) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*g.cfg.Queue.JetStream.AckWait)
+	defer cancel()
+	err := c.Complete(ctx, durable.RunRecord{RunID: b.RunID, MessageIDs: messageIDs(b), Failed: runErr != nil})
+	if err != nil {
+		g.bus.Publish(Event{Type: EventRunFenced, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin,
+			MessageIDs: messageIDs(b), Reason: err.Error()})
+		return
+	}
+	for _, e := range held {
+		g.bus.Publish(e)
+	}
+}
+
+// DurableStats returns the durable queue's stats; false with the memory
+// backend.
+func (g *Gateway) DurableStats(ctx context.Context) (durable.Stats, bool) {
+	if g.dur == nil {
+		return durable.Stats{}, false
+	}
+	return g.dur.node.Stats(ctx), true
+}
+
+// stopDurableIntake stops storing and pulling; runs in flight finish.
+func (g *Gateway) stopDurableIntake() {
+	if g.dur != nil {
+		g.dur.node.StopIntake()
+	}
+}
+
+// closeDurable hands the owned partitions to the next nodes and stops the
+// embedded server. Messages delivered here and not run are returned to the
+// queue, so they are not reported as lost.
+func (g *Gateway) closeDurable(ctx context.Context) {
+	if g.dur == nil {
+		return
+	}
+	if err := g.dur.node.Close(ctx); err != nil {
+		g.log.Warn("durable queue close", "err", err)
+	}
+	if g.dur.srv != nil {
+		g.dur.srv.Shutdown(ctx)
+	}
+	g.mu.Lock()
+	returned := len(g.pending)
+	clear(g.pending)
+	g.mu.Unlock()
+	if returned > 0 {
+		g.log.Info("messages returned to the durable queue", "count", returned)
+	}
+}
