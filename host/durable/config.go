@@ -174,7 +174,7 @@ func (c Config) Validate(prefix string) error {
 
 // names are the NATS names derived from a Config.
 type names struct {
-	stream, subjectPrefix, guardBucket, seqBucket, nodesBucket, runsStream, runsSubject, group string
+	stream, subjectPrefix, guardBucket, seqBucket, nodesBucket, leaseBucket, runsStream, runsSubject, group string
 }
 
 func (c Config) names() names {
@@ -186,6 +186,7 @@ func (c Config) names() names {
 		guardBucket:   p + "_GUARD",
 		seqBucket:     p + "_SEQ",
 		nodesBucket:   p + "_NODES",
+		leaseBucket:   p + "_LEASES",
 		runsStream:    p + "_RUNS",
 		runsSubject:   lp + ".runs.",
 		group:         "owner",

@@ -192,6 +192,7 @@ func (n *Node) maintain() {
 				n.log.Warn("membership heartbeat failed", "err", err)
 			}
 			cancel()
+			n.renewLeases()
 			n.reconcile()
 		case <-keep.C:
 			now := time.Now()

@@ -67,6 +67,7 @@ type Node struct {
 	seq   seqCache
 
 	members membership
+	leases  leases
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -183,6 +184,11 @@ func (n *Node) setup(ctx context.Context) error {
 	if n.nodes, err = kv(n.n.nodesBucket, 3*c.PinTTL); err != nil {
 		return err
 	}
+	lk, err := kv(n.n.leaseBucket, c.PinTTL)
+	if err != nil {
+		return err
+	}
+	n.leases = leases{kv: lk, held: map[string]heldLease{}, want: map[string]bool{}}
 	n.parts = make([]*partition, c.Partitions)
 	for p := range n.parts {
 		cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
@@ -261,6 +267,7 @@ func (n *Node) Close(ctx context.Context) error {
 	n.cancel()
 	n.wg.Wait()
 	_ = n.nodes.Delete(ctx, "n."+n.id)
+	n.releaseLeases(ctx)
 	for _, p := range n.parts {
 		p.release(ctx, true)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -312,5 +313,83 @@ func TestGapWaitsForMissingSequenceThenGivesUp(t *testing.T) {
 	}
 	if st := n.Stats(ctx); st.GapSkips != 1 {
 		t.Errorf("gap_skips = %d, want 1", st.GapSkips)
+	}
+}
+
+func TestLeaseHasOneHolderAndMovesOnClose(t *testing.T) {
+	s := startServer(t)
+	cfg := testConfig(t)
+	a := startNode(t, s, cfg, newRunner(t))
+	cfg.NodeID = "n2"
+	b := startNode(t, s, cfg, newRunner(t))
+	defer b.Close(context.Background())
+	a.WantLease("schedules")
+	b.WantLease("schedules")
+	waitFor(t, "a holder", func() bool { return a.HoldsLease("schedules") || b.HoldsLease("schedules") })
+	if a.HoldsLease("schedules") && b.HoldsLease("schedules") {
+		t.Fatal("both nodes hold the schedules lease")
+	}
+	holder, other := a, b
+	if b.HoldsLease("schedules") {
+		holder, other = b, a
+	}
+	if err := holder.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if holder == b {
+		defer a.Close(context.Background())
+	}
+	// Close deletes the lease, so the other node takes it on its next
+	// heartbeat rather than after pin_ttl.
+	waitFor(t, "the other node to take the lease", func() bool { return other.HoldsLease("schedules") })
+}
+
+func TestJoiningNodeTakesPartitionsWithoutLossOrDuplicates(t *testing.T) {
+	s := startServer(t)
+	cfg := testConfig(t)
+	cfg.Partitions = 8
+	ra := newRunner(t)
+	a := startNode(t, s, cfg, ra)
+	ra.node = func() *Node { return a }
+	defer a.Close(context.Background())
+
+	ctx := context.Background()
+	want := map[string]int{}
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			sess := fmt.Sprintf("s%d", i%40)
+			if _, err := a.Accept(ctx, sess, fmt.Sprintf("m%d", i), nil); err != nil {
+				t.Fatal(err)
+			}
+			want[sess]++
+		}
+	}
+	send(0, 100)
+	cfg.NodeID = "n2"
+	rb := newRunner(t)
+	b := startNode(t, s, cfg, rb)
+	rb.node = func() *Node { return b }
+	defer b.Close(context.Background())
+	send(100, 200)
+	waitFor(t, "the first node to hand partitions off", func() bool { return a.Stats(ctx).Handoffs > 0 })
+	send(200, 300)
+	waitFor(t, "300 runs", func() bool { return ra.total()+rb.total() == 300 })
+	if b.Stats(ctx).Owned == 0 {
+		t.Error("the joining node owns no partition")
+	}
+	ra.stop()
+	rb.stop()
+	merged := map[string][]uint64{}
+	for _, r := range []*runner{ra, rb} {
+		for sess, seqs := range r.ran {
+			merged[sess] = append(merged[sess], seqs...)
+		}
+	}
+	for sess := range merged {
+		slices.Sort(merged[sess])
+	}
+	checkInOrder(t, merged, want)
+	if rb.total() == 0 {
+		t.Error("the joining node ran nothing")
 	}
 }

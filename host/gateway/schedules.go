@@ -29,6 +29,9 @@ type ScheduleStats struct {
 	OK     int64 `json:"ok"`
 	Failed int64 `json:"failed"`
 	NotRun int64 `json:"not_run"`
+	// Elsewhere counts due times left to the node that holds the
+	// schedules lease (jetstream backend only).
+	Elsewhere int64 `json:"elsewhere"`
 }
 
 // schedule is one running [[schedule]] entry.
@@ -37,9 +40,13 @@ type schedule struct {
 	tenant string
 	// running is true from the enqueue of a run until it settles, and a
 	// due time that finds it true is skipped.
-	running                            atomic.Bool
-	fired, skipped, ok, failed, notRun atomic.Int64
+	running                                       atomic.Bool
+	fired, skipped, ok, failed, notRun, elsewhere atomic.Int64
 }
+
+// schedulesLease is the durable lease whose holder fires [[schedule]]
+// entries, so a cluster fires each due time once.
+const schedulesLease = "schedules"
 
 // Health is the payload of a [[schedule]] with health = true: a snapshot
 // of the gateway taken when the schedule fires.
@@ -62,6 +69,9 @@ type Health struct {
 // entry's timing does not parse or has no future time.
 func (g *Gateway) startSchedules() error {
 	owner := timers.Owner{Kind: timers.OwnerComponent, ID: "schedule"}
+	if g.dur != nil && len(g.cfg.Schedules) > 0 {
+		g.dur.node.WantLease(schedulesLease)
+	}
 	for _, sc := range g.cfg.Schedules {
 		timing, err := sc.Timing()
 		if err != nil {
@@ -91,6 +101,10 @@ func (g *Gateway) scheduleTenant(sc config.Schedule) string {
 // fireSchedule enqueues one on_timer run of s on the cron lane, unless the
 // previous one has not settled.
 func (g *Gateway) fireSchedule(s *schedule) {
+	if g.dur != nil && !g.dur.node.HoldsLease(schedulesLease) {
+		s.elsewhere.Add(1)
+		return
+	}
 	if !s.running.CompareAndSwap(false, true) {
 		s.skipped.Add(1)
 		g.log.Info("schedule skipped: previous run still in progress", "schedule", s.cfg.Name, "plugin", s.cfg.Plugin)
@@ -151,7 +165,7 @@ func (g *Gateway) scheduleStats() []ScheduleStats {
 	out := make([]ScheduleStats, 0, len(g.schedules))
 	for _, s := range g.schedules {
 		out = append(out, ScheduleStats{Name: s.cfg.Name, Plugin: s.cfg.Plugin, Session: s.cfg.Session,
-			Fired: s.fired.Load(), Skipped: s.skipped.Load(), OK: s.ok.Load(), Failed: s.failed.Load(), NotRun: s.notRun.Load()})
+			Fired: s.fired.Load(), Skipped: s.skipped.Load(), OK: s.ok.Load(), Failed: s.failed.Load(), NotRun: s.notRun.Load(), Elsewhere: s.elsewhere.Load()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
