@@ -174,7 +174,7 @@ func (c Config) Validate(prefix string) error {
 
 // names are the NATS names derived from a Config.
 type names struct {
-	stream, subjectPrefix, guardBucket, seqBucket, nodesBucket, leaseBucket, runsStream, runsSubject, group string
+	stream, subjectPrefix, schedPrefix, timersBucket, guardBucket, seqBucket, nodesBucket, leaseBucket, runsStream, runsSubject, group string
 }
 
 func (c Config) names() names {
@@ -183,6 +183,8 @@ func (c Config) names() names {
 	return names{
 		stream:        p + "_INTAKE",
 		subjectPrefix: lp + ".in.",
+		schedPrefix:   lp + ".sched.",
+		timersBucket:  p + "_TIMERS",
 		guardBucket:   p + "_GUARD",
 		seqBucket:     p + "_SEQ",
 		nodesBucket:   p + "_NODES",

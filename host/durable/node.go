@@ -36,6 +36,10 @@ type Delivery struct {
 // session; it must not block for long.
 type Handler interface {
 	Deliver(d Delivery)
+	// Fire receives a due plugin timer of a session in an owned
+	// partition, on the partition's goroutine; it must not block for long
+	// and must call f.Done when the timer's run has ended.
+	Fire(f *TimerFire)
 }
 
 // Options are a Node's dependencies.
@@ -62,6 +66,7 @@ type Node struct {
 	guard  guard
 	seqs   jetstream.KeyValue
 	nodes  jetstream.KeyValue
+	timers jetstream.KeyValue
 
 	parts []*partition
 	seq   seqCache
@@ -144,8 +149,12 @@ func (n *Node) setup(ctx context.Context) error {
 	st, err := n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        n.n.stream,
 		Description: "wasm-gateway accepted messages, one subject per partition",
-		Subjects:    []string{n.n.subjectPrefix + ">"},
+		Subjects:    []string{n.n.subjectPrefix + ">", n.n.schedPrefix + ">"},
 		Retention:   jetstream.WorkQueuePolicy,
+		// Timer schedules live on their own subjects in the same stream;
+		// a new schedule of a timer rolls up the previous one.
+		AllowMsgSchedules: true,
+		AllowRollup:       true,
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.Replicas,
 		Duplicates:  2 * time.Minute,
@@ -182,6 +191,9 @@ func (n *Node) setup(ctx context.Context) error {
 		return err
 	}
 	if n.nodes, err = kv(n.n.nodesBucket, 3*c.PinTTL); err != nil {
+		return err
+	}
+	if n.timers, err = kv(n.n.timersBucket, 0); err != nil {
 		return err
 	}
 	lk, err := kv(n.n.leaseBucket, c.PinTTL)

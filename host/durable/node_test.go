@@ -24,6 +24,7 @@ type runner struct {
 	mu    sync.Mutex
 	ran   map[string][]uint64
 	seen  []Delivery
+	fires []TimerSpec
 	queue map[string]chan Delivery
 	wg    sync.WaitGroup
 }
@@ -391,5 +392,85 @@ func TestJoiningNodeTakesPartitionsWithoutLossOrDuplicates(t *testing.T) {
 	checkInOrder(t, merged, want)
 	if rb.total() == 0 {
 		t.Error("the joining node ran nothing")
+	}
+}
+
+// Fire implements Handler: it records the fire and acks it.
+func (r *runner) Fire(f *TimerFire) {
+	r.mu.Lock()
+	r.fires = append(r.fires, f.Spec)
+	r.mu.Unlock()
+	f.Done(context.Background())
+}
+
+func TestTimerSurvivesRestartAndFiresOnNextNode(t *testing.T) {
+	s := startServer(t)
+	cfg := testConfig(t)
+	n1 := startNode(t, s, cfg, newRunner(t))
+	ctx := context.Background()
+	spec := TimerSpec{ID: NewTimerID(), Session: "chat:1", Plugin: "p", Label: "remind", Payload: []byte("x"), Due: time.Now().Add(2 * time.Second)}
+	if err := n1.SetTimer(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t)
+	cfg.NodeID = "n2"
+	n2 := startNode(t, s, cfg, r)
+	defer n2.Close(ctx)
+	// A message makes n2 the pinned owner of the session's partition.
+	r.node = func() *Node { return n2 }
+	if _, err := n2.Accept(ctx, "chat:1", "m", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the timer to fire on the new node", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.fires) == 1
+	})
+	r.mu.Lock()
+	got := r.fires[0]
+	r.mu.Unlock()
+	if got.ID != spec.ID || got.Label != "remind" || string(got.Payload) != "x" {
+		t.Errorf("fired %+v, want the stored timer %+v", got, spec)
+	}
+	if n, err := n2.CountTimers(ctx, "p"); err != nil || n != 0 {
+		t.Errorf("timers left after a one-shot fire = %d, %v; want 0", n, err)
+	}
+}
+
+func TestClearedTimerDoesNotFire(t *testing.T) {
+	s := startServer(t)
+	r := newRunner(t)
+	n := startNode(t, s, testConfig(t), r)
+	defer n.Close(context.Background())
+	ctx := context.Background()
+	due := time.Now().Add(time.Second)
+	for _, label := range []string{"keep", "drop", "drop"} {
+		if err := n.SetTimer(ctx, TimerSpec{ID: NewTimerID(), Session: "s", Plugin: "p", Label: label, Due: due}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := n.CountTimers(ctx, "p"); err != nil || c != 3 {
+		t.Fatalf("count = %d, %v; want 3", c, err)
+	}
+	if c, err := n.ClearTimers(ctx, "s", "p", "", "drop"); err != nil || c != 2 {
+		t.Fatalf("clear by label = %d, %v; want 2", c, err)
+	}
+	if c, err := n.ClearTimers(ctx, "s", "p", "nosuchid", ""); err != nil || c != 0 {
+		t.Fatalf("clear of an unknown id = %d, %v; want 0", c, err)
+	}
+	waitFor(t, "the kept timer", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.fires) >= 1
+	})
+	// The cleared timers were due at the same second as the kept one.
+	time.Sleep(500 * time.Millisecond)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.fires) != 1 || r.fires[0].Label != "keep" {
+		t.Errorf("fires = %+v, want only the kept timer", r.fires)
 	}
 }

@@ -41,6 +41,8 @@ type partition struct {
 	benchedUntil time.Time
 	sessions     map[string]*session
 	lastProgress time.Time
+	// fires are timer fires handed to the Handler and not yet done.
+	fires map[jetstream.Msg]bool
 
 	redeliveries, guardDrops, fenced, gapSkips atomic.Int64
 }
@@ -125,6 +127,20 @@ func (p *partition) onErr(_ jetstream.ConsumeContext, err error) {
 // onMsg admits one delivered message.
 func (p *partition) onMsg(m jetstream.Msg) {
 	h := m.Headers()
+	if h.Get(hdrTimer) != "" {
+		p.mu.Lock()
+		pulling := p.cc != nil && !p.handingOff
+		if pulling {
+			p.owned = true
+		}
+		p.mu.Unlock()
+		if !pulling {
+			_ = m.Nak()
+			return
+		}
+		p.onTimer(m)
+		return
+	}
 	sessName := h.Get(hdrSession)
 	seq, err := strconv.ParseUint(h.Get(hdrSeq), 10, 64)
 	if sessName == "" || err != nil || seq == 0 {
@@ -310,6 +326,9 @@ func (p *partition) keepAlive() {
 		for _, ms := range s.held {
 			msgs = append(msgs, ms...)
 		}
+	}
+	for m := range p.fires {
+		msgs = append(msgs, m)
 	}
 	p.mu.Unlock()
 	for _, m := range msgs {

@@ -10,11 +10,16 @@ import (
 )
 
 func durableConfigTOML(dir, node string) string {
-	return fmt.Sprintf(`
+	return `
 [agents.defaults.coalesce]
 window = "20ms"
 max_wait = "50ms"
+` + durableQueueTOML(dir, node)
+}
 
+// durableQueueTOML is the [queue] table of a jetstream test gateway.
+func durableQueueTOML(dir, node string) string {
+	return fmt.Sprintf(`
 [queue]
 backend = "jetstream"
 
@@ -99,5 +104,49 @@ func TestDurableBackendRunsEachMessageOnceInOrder(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if st := g2.Stats(); st.Runs.OK != 1 || st.Messages.Delivered != 1 {
 		t.Fatalf("after restart: runs ok %d delivered %d, want 1 and 1 (nothing ran twice)", st.Runs.OK, st.Messages.Delivered)
+	}
+}
+
+// TestDurablePluginTimerSurvivesRestart sets two timers through the
+// jetstream backend: one fires on this gateway, the other is due after a
+// restart and fires on the next gateway on the same store.
+func TestDurablePluginTimerSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	start := func(node string) (*Gateway, *Subscription) {
+		cfg := testConfig(t, timerTOML+durableQueueTOML(dir, node), "timers=testplugins/timers", "timerless=testplugins/timerless")
+		g, err := New(context.Background(), cfg, Options{Clock: clock.Real(), Cache: testCache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := g.Events().Subscribe(1024, func(e *Event) bool {
+			return e.Type == EventReply || e.Type == EventTimerFired
+		})
+		return g, sub
+	}
+	g1, sub1 := start("g1")
+	soon := setTimer(t, g1, sub1, "t:a", "soon 1000 0 one")
+	later := setTimer(t, g1, sub1, "t:a", "later 4000 0 two")
+	if soon == later || soon == "" {
+		t.Fatalf("timer ids %q and %q, want two distinct ids", soon, later)
+	}
+	fired := nextEvent(t, sub1, EventReply)
+	if want := "fired " + soon + " soon one in t:a"; fired.Text != want {
+		t.Fatalf("first fire: got %q, want %q", fired.Text, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	g1.Shutdown(ctx)
+	cancel()
+	sub1.Close()
+
+	g2, sub2 := start("g2")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		g2.Shutdown(ctx)
+		sub2.Close()
+	})
+	fired = nextEvent(t, sub2, EventReply)
+	if want := "fired " + later + " later two in t:a"; fired.Text != want {
+		t.Fatalf("fire after restart: got %q, want %q", fired.Text, want)
 	}
 }

@@ -44,9 +44,9 @@ type PluginTimerStats struct {
 	NotRun     uint64 `json:"not_run"`
 }
 
-// TODO: plugin timers live in memory only, so a restart loses every pending
-// reminder; keeping them needs a journal of (plugin, session, label,
-// payload, due time) replayed at start.
+// With the memory backend plugin timers live in this process only, so a
+// restart loses every pending reminder; the jetstream backend stores them
+// (durabletimers.go).
 
 // pluginTimers indexes the timers that plugins set, by timer id, so that
 // the per-plugin cap can be enforced and a plugin can only see and clear
@@ -75,6 +75,8 @@ type pluginTimer struct {
 	label   string
 	payload []byte
 	repeat  bool
+	// delay and every are the requested first delay and interval.
+	delay, every time.Duration
 	// running is true while an on_timer run of a repeating timer is queued
 	// or running.
 	running bool
@@ -92,12 +94,20 @@ func newPluginTimers(g *Gateway, cfg config.Timers) *pluginTimers {
 // SetTimer serves gw_timer_set: it sets a timer owned by the run's plugin
 // and session that calls the plugin's on_timer in that session.
 func (h *runHost) SetTimer(ctx context.Context, req abi.TimerSetRequest) abi.TimerSetResponse {
+	if h.g.dur != nil {
+		return h.g.ptimers.setChecked(h, req, func(t *pluginTimer) abi.TimerSetResponse {
+			return h.g.ptimers.setDurable(ctx, t, req)
+		})
+	}
 	return h.g.ptimers.set(h, req)
 }
 
 // ClearTimer serves gw_timer_clear for the timers of the run's plugin in
 // the run's session.
 func (h *runHost) ClearTimer(ctx context.Context, req abi.TimerClearRequest) abi.TimerClearResponse {
+	if h.g.dur != nil {
+		return h.g.ptimers.clearDurable(ctx, h, req)
+	}
 	return h.g.ptimers.clear(h, req)
 }
 
@@ -109,6 +119,11 @@ func (pt *pluginTimers) reject(status abi.Status, format string, args ...any) ab
 }
 
 func (pt *pluginTimers) set(h *runHost, req abi.TimerSetRequest) abi.TimerSetResponse {
+	return pt.setChecked(h, req, pt.setLocal)
+}
+
+// setChecked validates req and hands the timer to store.
+func (pt *pluginTimers) setChecked(h *runHost, req abi.TimerSetRequest, store func(*pluginTimer) abi.TimerSetResponse) abi.TimerSetResponse {
 	if pt.g.draining.Load() {
 		return pt.reject(abi.StatusUnavailable, "gateway is shutting down: timers are not accepted")
 	}
@@ -139,19 +154,25 @@ func (pt *pluginTimers) set(h *runHost, req abi.TimerSetRequest) abi.TimerSetRes
 	}
 
 	t := &pluginTimer{plugin: h.plugin, session: h.session, tenant: h.tenant, label: req.Label,
-		payload: append([]byte(nil), req.Payload...), repeat: every > 0}
-	owner := timers.Owner{Kind: timers.OwnerPlugin, ID: h.plugin}
-	label := "plugin/" + h.plugin + "/" + req.Label
+		payload: append([]byte(nil), req.Payload...), repeat: every > 0, delay: delay, every: every}
+	return store(t)
+}
+
+// setLocal sets t on the gateway's timer manager.
+func (pt *pluginTimers) setLocal(t *pluginTimer) abi.TimerSetResponse {
+	delay, every := t.delay, t.every
+	owner := timers.Owner{Kind: timers.OwnerPlugin, ID: t.plugin}
+	label := "plugin/" + t.plugin + "/" + t.label
 
 	// The lock is held across the manager call so that the cap holds under
 	// concurrent sets and the entry is indexed before its callback can look
 	// for it. No clock calls a callback from inside AfterFunc.
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	if n := pt.perPlugin[h.plugin]; n >= pt.cfg.MaxPerPlugin {
+	if n := pt.perPlugin[t.plugin]; n >= pt.cfg.MaxPerPlugin {
 		pt.stats.Rejected++
 		return abi.TimerSetResponse{Response: abi.Response{Status: abi.StatusLimitExceeded,
-			Error: fmt.Sprintf("plugin %q has %d active timers, the timers.max_per_plugin limit: clear one first", h.plugin, n)}}
+			Error: fmt.Sprintf("plugin %q has %d active timers, the timers.max_per_plugin limit: clear one first", t.plugin, n)}}
 	}
 	fire := func(ctx context.Context) error { return pt.fire(t) }
 	var err error
@@ -169,7 +190,7 @@ func (pt *pluginTimers) set(h *runHost, req abi.TimerSetRequest) abi.TimerSetRes
 		return abi.TimerSetResponse{Response: abi.Response{Status: abi.StatusInternal, Error: err.Error()}}
 	}
 	pt.byID[t.id] = t
-	pt.perPlugin[h.plugin]++
+	pt.perPlugin[t.plugin]++
 	pt.stats.Set++
 	return abi.TimerSetResponse{TimerID: strconv.FormatUint(uint64(t.id), 10)}
 }
