@@ -69,13 +69,25 @@ func (n *Node) Claim(ctx context.Context, session string, seqs []uint64) (*Claim
 		p.mu.Unlock()
 		return nil, ErrStale
 	}
+	in := make(map[uint64]bool, len(seqs))
+	for _, q := range seqs {
+		in[q] = true
+	}
 	for q := s.done + 1; q <= last; q++ {
-		if s.pending[q] == nil {
+		e := s.pending[q]
+		if e == nil {
 			p.mu.Unlock()
 			return nil, fmt.Errorf("durable: sequence %d of session %q was not admitted here", q, session)
 		}
+		if !in[q] && !e.skip {
+			// An earlier message of the session has not run: claiming past
+			// it would mark it done unrun.
+			p.mu.Unlock()
+			return nil, fmt.Errorf("durable: sequence %d of session %q comes before the claimed ones and has not run; wait for its turn", q, session)
+		}
 	}
 	s.claimed = true
+	s.claimLast = last
 	c := &Claim{n: n, p: p, session: session, key: s.key, first: s.done + 1, last: last, rev: s.rev}
 	c.rec = guardRecord{Done: s.done, Claim: last, Node: n.id, Token: token()}
 	p.mu.Unlock()

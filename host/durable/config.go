@@ -174,7 +174,7 @@ func (c Config) Validate(prefix string) error {
 
 // names are the NATS names derived from a Config.
 type names struct {
-	stream, subjectPrefix, schedPrefix, timersBucket, guardBucket, seqBucket, nodesBucket, leaseBucket, runsStream, runsSubject, group string
+	stream, subjectPrefix, schedPrefix, timersBucket, recordsBucket, guardBucket, seqBucket, nodesBucket, leaseBucket, runsStream, runsSubject, group string
 }
 
 func (c Config) names() names {
@@ -185,6 +185,7 @@ func (c Config) names() names {
 		subjectPrefix: lp + ".in.",
 		schedPrefix:   lp + ".sched.",
 		timersBucket:  p + "_TIMERS",
+		recordsBucket: p + "_RECORDS",
 		guardBucket:   p + "_GUARD",
 		seqBucket:     p + "_SEQ",
 		nodesBucket:   p + "_NODES",

@@ -67,6 +67,8 @@ type Node struct {
 	seqs   jetstream.KeyValue
 	nodes  jetstream.KeyValue
 	timers jetstream.KeyValue
+	// records holds shared documents (records.go).
+	records jetstream.KeyValue
 
 	parts []*partition
 	seq   seqCache
@@ -155,9 +157,9 @@ func (n *Node) setup(ctx context.Context) error {
 		// a new schedule of a timer rolls up the previous one.
 		AllowMsgSchedules: true,
 		AllowRollup:       true,
-		Storage:     jetstream.FileStorage,
-		Replicas:    c.Replicas,
-		Duplicates:  2 * time.Minute,
+		Storage:           jetstream.FileStorage,
+		Replicas:          c.Replicas,
+		Duplicates:        2 * time.Minute,
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", n.n.stream, err)
@@ -194,6 +196,9 @@ func (n *Node) setup(ctx context.Context) error {
 		return err
 	}
 	if n.timers, err = kv(n.n.timersBucket, 0); err != nil {
+		return err
+	}
+	if n.records, err = kv(n.n.recordsBucket, recordsTTL); err != nil {
 		return err
 	}
 	lk, err := kv(n.n.leaseBucket, c.PinTTL)

@@ -57,6 +57,8 @@ type session struct {
 	held     map[uint64][]jetstream.Msg
 	gapSince time.Time
 	claimed  bool // a claim is in progress
+	// claimLast is the last sequence of the claim in progress.
+	claimLast uint64
 }
 
 // entry is an admitted sequence: its messages (a redelivery can add one)

@@ -40,6 +40,10 @@ type storedMessage struct {
 	Images   []coalesce.Image `json:"images,omitempty"`
 	Priority int              `json:"priority,omitempty"`
 	ReplyTo  string           `json:"reply_to,omitempty"`
+	// Kind is empty for a chat message, or kindSpawn or kindCompletion.
+	Kind       string             `json:"kind,omitempty"`
+	Spawn      *durableSpawn      `json:"spawn,omitempty"`
+	Completion *durableCompletion `json:"completion,omitempty"`
 }
 
 // startDurable starts the embedded server (without URLs) and joins the
@@ -124,6 +128,14 @@ func (h durableHandler) Deliver(d durable.Delivery) {
 		g.dur.node.Skip(d.Session, d.Seq)
 		return
 	}
+	switch {
+	case m.Kind == kindSpawn && m.Spawn != nil:
+		g.deliverSpawn(d, *m.Spawn)
+		return
+	case m.Kind == kindCompletion && m.Completion != nil:
+		g.deliverCompletion(d, *m.Completion)
+		return
+	}
 	msg := coalesce.Message{Session: d.Session, ID: m.ID, Sender: m.Sender, Time: m.Time, Text: m.Text,
 		Images: m.Images, Priority: m.Priority}
 	key := pendingKey(d.Session, m.ID)
@@ -164,14 +176,44 @@ func (h durableHandler) Deliver(d durable.Delivery) {
 	}
 }
 
+// durableTurn reports whether the batch may be queued now: every earlier
+// message of its session has run or is running. Otherwise a goroutine
+// dispatches it once that holds (a stored spawn or completion, which does
+// not go through the coalescer, can come before it).
+func (g *Gateway) durableTurn(b *coalesce.Batch) bool {
+	first := uint64(0)
+	g.dur.mu.Lock()
+	for _, m := range b.Messages {
+		if q, ok := g.dur.seqs[pendingKey(b.Session, m.ID)]; ok && (first == 0 || q < first) {
+			first = q
+		}
+	}
+	g.dur.mu.Unlock()
+	if first == 0 {
+		return true
+	}
+	if ready, err := g.dur.node.Ready(b.Session, first); ready || err != nil {
+		return true
+	}
+	g.batches.Add(1)
+	go func() {
+		defer g.batches.Done()
+		_ = g.dur.node.WaitTurn(g.ctx, b.Session, first)
+		g.dispatchNow(b)
+	}()
+	return false
+}
+
 // claimBatch claims the batch's sequences before its run. skip is true
 // when the run must not happen: another node ran it or owns it now.
 func (g *Gateway) claimBatch(ctx context.Context, b *coalesce.Batch) (c *durable.Claim, skip bool, err error) {
 	seqs := make([]uint64, 0, len(b.Messages))
+	seqOf := make(map[string]uint64, len(b.Messages))
 	g.dur.mu.Lock()
 	for _, m := range b.Messages {
 		if q, ok := g.dur.seqs[pendingKey(b.Session, m.ID)]; ok {
 			seqs = append(seqs, q)
+			seqOf[m.ID] = q
 			delete(g.dur.seqs, pendingKey(b.Session, m.ID))
 		}
 	}
@@ -189,7 +231,33 @@ func (g *Gateway) claimBatch(ctx context.Context, b *coalesce.Batch) (c *durable
 	case err != nil:
 		return nil, false, err
 	}
+	g.trimClaimed(b, seqOf, c.First())
 	return c, false, nil
+}
+
+// trimClaimed removes from b the messages whose sequence is below first:
+// the claim found them finished by another node (and acked them), so
+// running them here would run them twice. Their pending entries are
+// cleared as if delivered. The message at the claim's last sequence is
+// always kept.
+func (g *Gateway) trimClaimed(b *coalesce.Batch, seqOf map[string]uint64, first uint64) {
+	keep := make([]coalesce.Message, 0, len(b.Messages))
+	var images []coalesce.Image
+	g.mu.Lock()
+	for _, m := range b.Messages {
+		if q, ok := seqOf[m.ID]; ok && q < first {
+			delete(g.pending, pendingKey(b.Session, m.ID))
+			continue
+		}
+		keep = append(keep, m)
+		images = append(images, m.Images...)
+	}
+	g.mu.Unlock()
+	if len(keep) == len(b.Messages) {
+		return
+	}
+	g.log.Info("run trimmed: part of its messages ran on another node", "session", b.Session, "run", b.RunID, "dropped", len(b.Messages)-len(keep))
+	b.Messages, b.Combined, b.Images = keep, coalesce.Combine(keep), images
 }
 
 // finishClaim records the run's completion and then publishes its held

@@ -150,3 +150,33 @@ func TestDurablePluginTimerSurvivesRestart(t *testing.T) {
 		t.Fatalf("fire after restart: got %q, want %q", fired.Text, want)
 	}
 }
+
+// TestDurableSubagentsFanOutFanIn runs the research agent on the jetstream
+// backend: each child is a stored message in its own session, each
+// completion a stored message in the parent session, and the last
+// completion sees its siblings from the shared family record.
+func TestDurableSubagentsFanOutFanIn(t *testing.T) {
+	cfg := subagentConfig(t, "[[route]]\nmatch = \"r:*\"\nplugin = \"research-agent\"\n"+durableConfigTOML(t.TempDir(), "g1"),
+		"research-agent=plugins/research-agent", "summarize=plugins/summarize")
+	g := newSubagentGateway(t, cfg, clock.Real())
+	rec := record(t, g)
+	if _, err := g.Submit(context.Background(), Inbound{Session: "r:1", Text: "Go is a language. It compiles fast.\nWasm is a format for portable code!\nSubagents fan out work", Priority: 1}); err != nil {
+		t.Fatal(err)
+	}
+	final := rec.waitFor(t, "final answer", replyPrefix("r:1", "Research done"))
+	want := "Research done: 3 of 3 item(s) answered.\n" +
+		"1. Go is a language. (7 words)\n" +
+		"2. Wasm is a format for portable code! (7 words)\n" +
+		"3. Subagents fan out work (4 words)"
+	if final.Text != want {
+		t.Fatalf("final answer:\ngot  %q\nwant %q", final.Text, want)
+	}
+	rec.drain()
+	if replies := rec.replies("r:1"); len(replies) != 5 {
+		t.Fatalf("replies: got %d %q, want 5 (start, three items, final)", len(replies), replies)
+	}
+	st, ok := g.DurableStats(context.Background())
+	if !ok || st.Fenced != 0 || st.GuardDrops != 0 {
+		t.Fatalf("durable stats %+v, want no fenced completion and no duplicate", st)
+	}
+}

@@ -18,6 +18,14 @@ import (
 // The batch's Done is called exactly once, when its task settles, which
 // releases the session's next batch in the coalescer.
 func (g *Gateway) dispatch(b *coalesce.Batch) {
+	if g.dur != nil && !g.durableTurn(b) {
+		return
+	}
+	g.dispatchNow(b)
+}
+
+// dispatchNow queues the batch's task.
+func (g *Gateway) dispatchNow(b *coalesce.Batch) {
 	rt, err := g.route(b.Session)
 	if err != nil {
 		g.batchNotRun(b, rt, err)

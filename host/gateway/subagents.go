@@ -131,6 +131,9 @@ func (h *runHost) Spawn(ctx context.Context, req abi.SpawnRequest) abi.SpawnResp
 	if req.TimeoutMS < 0 {
 		return fail(abi.StatusInvalidRequest, "spawn: timeout_ms = %d is negative: use 0 for the default or a positive number", req.TimeoutMS)
 	}
+	if g.dur != nil {
+		return h.spawnDurable(ctx, req)
+	}
 
 	id, err := g.sub.reg.Spawn(ctx, subagent.SpawnRequest{
 		ParentSession: h.session,
