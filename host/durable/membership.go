@@ -23,12 +23,16 @@ type membership struct {
 	leaving map[string]bool
 	// owned are the partitions each node's record lists as owned.
 	owned map[string][]int
+	// avoid are the partitions each node's watchdog gave up: other nodes
+	// rank it last for them until it lists them no more.
+	avoid map[string][]int
 }
 
 type memberRecord struct {
 	Node    string `json:"node"`
 	Leaving bool   `json:"leaving,omitempty"`
 	Owned   []int  `json:"owned,omitempty"`
+	Avoid   []int  `json:"avoid,omitempty"`
 }
 
 func (m *membership) update(e jetstream.KeyValueEntry, now time.Time) {
@@ -40,11 +44,13 @@ func (m *membership) update(e jetstream.KeyValueEntry, now time.Time) {
 	}
 	if m.owned == nil {
 		m.owned = map[string][]int{}
+		m.avoid = map[string][]int{}
 	}
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(m.seen, id)
 		delete(m.leaving, id)
 		delete(m.owned, id)
+		delete(m.avoid, id)
 		return
 	}
 	var r memberRecord
@@ -52,6 +58,24 @@ func (m *membership) update(e jetstream.KeyValueEntry, now time.Time) {
 	m.seen[id] = now
 	m.leaving[id] = r.Leaving
 	m.owned[id] = r.Owned
+	m.avoid[id] = r.Avoid
+}
+
+// preferredFor is preferred over the live nodes that do not avoid p; when
+// every live node avoids it, over all of them.
+func (m *membership) preferredFor(live []string, p int) string {
+	m.mu.Lock()
+	var ok []string
+	for _, id := range live {
+		if !slices.Contains(m.avoid[id], p) {
+			ok = append(ok, id)
+		}
+	}
+	m.mu.Unlock()
+	if len(ok) == 0 {
+		ok = live
+	}
+	return preferred(ok, p)
 }
 
 // owners maps each partition to the node whose record lists it as owned.
@@ -162,9 +186,13 @@ func (n *Node) watch(w jetstream.KeyWatcher) {
 
 func (n *Node) heartbeat(ctx context.Context, leaving bool) error {
 	r := memberRecord{Node: n.id, Leaving: leaving}
+	now := time.Now()
 	for _, p := range n.parts {
 		if p.isOwned() {
 			r.Owned = append(r.Owned, p.id)
+		}
+		if p.benched(now) {
+			r.Avoid = append(r.Avoid, p.id)
 		}
 	}
 	b, _ := json.Marshal(r)
@@ -217,7 +245,7 @@ func (n *Node) reconcile() {
 	}
 	live := n.members.live(time.Now(), n.cfg.PinTTL)
 	for _, p := range n.parts {
-		want := preferred(live, p.id) == n.id
+		want := n.members.preferredFor(live, p.id) == n.id
 		switch {
 		case want:
 			p.startPulling()

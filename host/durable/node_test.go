@@ -474,3 +474,37 @@ func TestClearedTimerDoesNotFire(t *testing.T) {
 		t.Errorf("fires = %+v, want only the kept timer", r.fires)
 	}
 }
+
+func TestWatchdogGivesStuckPartitionToAnotherNode(t *testing.T) {
+	s := startServer(t)
+	cfg := testConfig(t)
+	cfg.Watchdog = 2 * time.Second
+	stuck := newRunner(t)
+	stuck.hold = true
+	a := startNode(t, s, cfg, stuck)
+	defer a.Close(context.Background())
+	cfg.NodeID = "n2"
+	rb := newRunner(t)
+	b := startNode(t, s, cfg, rb)
+	rb.node = func() *Node { return b }
+	defer b.Close(context.Background())
+	ctx := context.Background()
+	waitFor(t, "both nodes to see each other", func() bool {
+		return len(a.Stats(ctx).Live) == 2 && len(b.Stats(ctx).Live) == 2
+	})
+	for i := range 40 {
+		if _, err := a.Accept(ctx, fmt.Sprintf("w%d", i), "m", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "node a to hold some messages", func() bool {
+		stuck.mu.Lock()
+		defer stuck.mu.Unlock()
+		return len(stuck.seen) > 0
+	})
+	waitFor(t, "every message to run on node b", func() bool { return rb.total() == 40 })
+	if got := a.Stats(ctx).WatchdogGiveUps; got == 0 {
+		t.Error("node a's watchdog gave up no partition")
+	}
+	rb.stop()
+}

@@ -78,6 +78,13 @@ func (p *partition) isOwned() bool {
 	return p.owned
 }
 
+// benched reports whether the watchdog gave the partition up recently.
+func (p *partition) benched(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return now.Before(p.benchedUntil)
+}
+
 func (p *partition) isPulling() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
