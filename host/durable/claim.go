@@ -155,16 +155,26 @@ type RunRecord struct {
 }
 
 // Complete records the run as finished: the guard's done moves to the end
-// of the range by CAS from the claim's revision, then every message of the
-// range is acked and the run is appended to the run log. ErrFenced means
+// of the range by CAS from the claim's revision, the run is appended to the
+// run log, and then every message of the range is acked. ErrFenced means
 // another node took the range over: nothing is acked and the run's results
 // must be discarded. ErrUnknown leaves the messages unacked.
+//
+// The guard keeps the run's record, so a node that crashed between the CAS
+// and the append leaves its messages unacked; their redelivery finds the
+// range done, and the next owner appends the record under the same message
+// id (relog), which the run log deduplicates if the append did happen.
 func (c *Claim) Complete(ctx context.Context, r RunRecord) error {
 	if c.ended {
 		return errors.New("durable: claim already ended")
 	}
 	c.ended = true
-	done := guardRecord{Done: c.last, Node: c.n.id, Token: c.rec.Token, Run: r.RunID}
+	r.Session, r.First, r.Last, r.Node = c.session, c.first, c.last, c.n.id
+	if r.Time.IsZero() {
+		r.Time = time.Now().UTC()
+	}
+	rb, _ := json.Marshal(r)
+	done := guardRecord{Done: c.last, Node: c.n.id, Token: c.rec.Token, Run: r.RunID, Last: string(rb)}
 	rev, err := c.n.guard.casResolved(ctx, c.key, c.rev, done)
 	p := c.p
 	if errors.Is(err, errConflict) {
@@ -180,25 +190,39 @@ func (c *Claim) Complete(ctx context.Context, r RunRecord) error {
 		c.unclaim()
 		return err
 	}
+	c.n.appendRunLog(ctx, p.id, c.key, rb, c.last)
 	c.n.ackThrough(p, c.session, c.last, rev)
 	c.unclaim()
 	p.mu.Lock()
 	p.lastProgress = time.Now()
 	p.mu.Unlock()
 	c.n.advanceSkips(p, c.session)
-
-	r.Session, r.First, r.Last, r.Node = c.session, c.first, c.last, c.n.id
-	if r.Time.IsZero() {
-		r.Time = time.Now().UTC()
-	}
-	b, _ := json.Marshal(r)
-	m := nats.NewMsg(fmt.Sprintf("%s%d", c.n.n.runsSubject, p.id))
-	m.Data = b
-	m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("run/%s/%d", c.key, c.last))
-	if _, err := c.n.js.PublishMsg(ctx, m); err != nil {
-		c.n.log.Warn("run log append failed", "session", c.session, "run", r.RunID, "err", err)
-	}
 	return nil
+}
+
+// appendRunLog appends a run record, deduplicated by the session key and
+// the run's last sequence.
+func (n *Node) appendRunLog(ctx context.Context, part int, key string, record []byte, last uint64) {
+	m := nats.NewMsg(fmt.Sprintf("%s%d", n.n.runsSubject, part))
+	m.Data = record
+	m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("run/%s/%d", key, last))
+	if _, err := n.js.PublishMsg(ctx, m); err != nil {
+		n.log.Warn("run log append failed", "key", key, "last", last, "err", err)
+	}
+}
+
+// relog appends the session's last run record again, after a redelivery
+// of a message that is already done showed that its owner may have died
+// between the guard CAS and the append.
+func (n *Node) relog(p *partition, session string) {
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.AckWait)
+	defer cancel()
+	key := n.sess.key(session)
+	rec, _, err := n.guard.get(ctx, key)
+	if err != nil || rec.Last == "" {
+		return
+	}
+	n.appendRunLog(ctx, p.id, key, []byte(rec.Last), rec.Done)
 }
 
 // ackThrough acks the session's admitted messages up to done and records

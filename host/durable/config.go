@@ -43,7 +43,7 @@ type Config struct {
 	// AllowNonLoopback lets Listen bind a non-loopback address.
 	AllowNonLoopback bool `toml:"allow_non_loopback"`
 	// Sync is the embedded server's fsync policy: "always" (every write,
-	// crash safe, about 5x slower intake) or "interval" (default: every
+	// crash safe, 5 to 11 times slower intake) or "interval" (default: every
 	// SyncInterval; a machine crash, not a process crash, can lose the
 	// writes of the last interval). External servers use their own policy.
 	Sync string `toml:"sync"`

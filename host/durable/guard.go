@@ -19,6 +19,8 @@ type guardRecord struct {
 	Node  string `json:"node,omitempty"`
 	Token string `json:"token,omitempty"`
 	Run   string `json:"run,omitempty"`
+	// Last is the run log record (JSON) of the run that moved Done.
+	Last string `json:"last,omitempty"`
 }
 
 // Guard errors.

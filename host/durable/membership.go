@@ -78,6 +78,14 @@ func (m *membership) preferredFor(live []string, p int) string {
 	return preferred(ok, p)
 }
 
+// isLeaving reports whether the node under a membership key said it is
+// shutting down.
+func (m *membership) isLeaving(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leaving[strings.TrimPrefix(key, "n.")]
+}
+
 // owners maps each partition to the node whose record lists it as owned.
 func (m *membership) owners() map[int]string {
 	m.mu.Lock()
@@ -177,6 +185,14 @@ func (n *Node) watch(w jetstream.KeyWatcher) {
 			}
 			if e != nil {
 				n.members.update(e, time.Now())
+				if e.Operation() != jetstream.KeyValuePut || n.members.isLeaving(e.Key()) {
+					// A node left: take its partitions now rather than on
+					// the next heartbeat.
+					select {
+					case n.kick <- struct{}{}:
+					default:
+					}
+				}
 			}
 		case <-n.ctx.Done():
 			return
@@ -214,6 +230,8 @@ func (n *Node) maintain() {
 		select {
 		case <-n.ctx.Done():
 			return
+		case <-n.kick:
+			n.reconcile()
 		case <-beat.C:
 			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.PinTTL/5)
 			if err := n.heartbeat(ctx, false); err != nil && n.ctx.Err() == nil {

@@ -80,6 +80,9 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// kick asks the maintenance loop to reconcile at once.
+	kick chan struct{}
+
 	stopped atomic.Bool // StopIntake ran: no new pulls, Accept refuses
 	closed  atomic.Bool
 
@@ -120,6 +123,7 @@ func Start(ctx context.Context, cfg Config, h Handler, o Options) (*Node, error)
 	}
 	n := &Node{cfg: cfg, n: cfg.names(), log: o.Logger.With("node", cfg.NodeID), nc: nc, h: h, id: cfg.NodeID}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.kick = make(chan struct{}, 1)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()

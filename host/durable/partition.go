@@ -59,6 +59,9 @@ type session struct {
 	claimed  bool // a claim is in progress
 	// claimLast is the last sequence of the claim in progress.
 	claimLast uint64
+	// relogged: the session's last run record was appended again after a
+	// redelivered duplicate.
+	relogged bool
 }
 
 // entry is an admitted sequence: its messages (a redelivery can add one)
@@ -206,9 +209,14 @@ func (p *partition) onMsg(m jetstream.Msg) {
 	skips := false
 	switch {
 	case seq <= s.done:
+		relog := deliveries > 1 && !s.relogged
+		s.relogged = s.relogged || relog
 		p.mu.Unlock()
 		p.guardDrops.Add(1)
 		p.n.st.guardDrops.Add(1)
+		if relog {
+			p.n.relog(p, sessName)
+		}
 		_ = m.Ack()
 		return
 	case seq <= s.admitted:

@@ -65,6 +65,11 @@ func StartServer(o ServerOptions) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nats listen %q has a bad port: write it like \"127.0.0.1:4222\"", o.Listen)
 		}
+		if n == 0 {
+			// nats-server reads port 0 as its default, 4222; "a free
+			// port" is RANDOM_PORT.
+			n = server.RANDOM_PORT
+		}
 		opts.Host, opts.Port = host, n
 	}
 	ns, err := server.NewServer(opts)

@@ -1,0 +1,144 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// lossyKV loses the reply of its next write: with applied it performs the
+// write first (the reply was lost on the way back), without it drops the
+// write too (the request was lost on the way out).
+type lossyKV struct {
+	jetstream.KeyValue
+	lose    int
+	applied bool
+}
+
+func (k *lossyKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	if k.lose > 0 {
+		k.lose--
+		if k.applied {
+			_, _ = k.KeyValue.Update(ctx, key, value, rev)
+		}
+		return 0, nats.ErrTimeout
+	}
+	return k.KeyValue.Update(ctx, key, value, rev)
+}
+
+func guardBucket(t *testing.T) jetstream.KeyValue {
+	t.Helper()
+	s := startServer(t)
+	nc, err := s.Connect("guard-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "G"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
+
+func TestGuardCASLostReplyIsReadBack(t *testing.T) {
+	for _, applied := range []bool{true, false} {
+		kv := guardBucket(t)
+		ctx := context.Background()
+		rev, err := kv.Create(ctx, "k", []byte(`{"done":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := guard{kv: &lossyKV{KeyValue: kv, lose: 1, applied: applied}}
+		want := guardRecord{Done: 1, Claim: 3, Node: "n", Token: "tok"}
+		newRev, err := g.casResolved(ctx, "k", rev, want)
+		if err != nil {
+			t.Fatalf("applied=%v: casResolved = %v, want success after reading back", applied, err)
+		}
+		got, gotRev, _ := g.get(ctx, "k")
+		if got != want || gotRev != newRev {
+			t.Errorf("applied=%v: record %+v rev %d, want %+v rev %d", applied, got, gotRev, want, newRev)
+		}
+	}
+}
+
+func TestGuardCASLostReplyAfterTakeoverIsConflict(t *testing.T) {
+	kv := guardBucket(t)
+	ctx := context.Background()
+	rev, _ := kv.Create(ctx, "k", []byte(`{"done":1}`))
+	// Another node's write lands while this node's request is lost.
+	lossy := &lossyKV{KeyValue: kv, lose: 1}
+	if _, err := kv.Update(ctx, "k", []byte(`{"done":1,"claim":2,"node":"other","token":"x"}`), rev); err != nil {
+		t.Fatal(err)
+	}
+	g := guard{kv: lossy}
+	_, err := g.casResolved(ctx, "k", rev, guardRecord{Done: 2, Node: "n", Token: "tok"})
+	if !errors.Is(err, errConflict) {
+		t.Fatalf("casResolved = %v, want a conflict: the record moved to another node", err)
+	}
+}
+
+func TestGuardCASUnreachableIsUnknown(t *testing.T) {
+	kv := guardBucket(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	rev, _ := kv.Create(context.Background(), "k", []byte(`{"done":1}`))
+	g := guard{kv: &lossyKV{KeyValue: kv, lose: 1 << 30}}
+	if _, err := g.casResolved(ctx, "k", rev, guardRecord{Done: 2, Token: "t"}); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("casResolved with every write lost = %v, want ErrUnknown", err)
+	}
+}
+
+// TestRunRecordAppendedByNextOwnerAfterCrash crashes a node after its
+// completion CAS and before its run log append: the next owner finds the
+// redelivered message done and appends the stored record.
+func TestRunRecordAppendedByNextOwnerAfterCrash(t *testing.T) {
+	s := startServer(t)
+	cfg := testConfig(t)
+	held := newRunner(t)
+	held.hold = true
+	a := startNode(t, s, cfg, held)
+	ctx := context.Background()
+	if _, err := a.Accept(ctx, "c", "m1", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery", func() bool { held.mu.Lock(); defer held.mu.Unlock(); return len(held.seen) == 1 })
+	c, err := a.Claim(ctx, "c", []uint64{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The completion's CAS, as Complete writes it, and then the crash.
+	rb := []byte(`{"session":"c","first":1,"last":1,"run_id":"r1","node":"n1","time":"2026-01-01T00:00:00Z"}`)
+	if _, err := a.guard.casResolved(ctx, c.key, c.rev, guardRecord{Done: 1, Node: "n1", Token: c.rec.Token, Run: "r1", Last: string(rb)}); err != nil {
+		t.Fatal(err)
+	}
+	a.Crash()
+
+	cfg.NodeID = "n2"
+	r := newRunner(t)
+	b := startNode(t, s, cfg, r)
+	r.node = func() *Node { return b }
+	defer b.Close(ctx)
+	nc, err := s.Connect("reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	waitFor(t, "the run record", func() bool {
+		st, err := js.Stream(ctx, b.n.runsStream)
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(ctx)
+		return err == nil && info.State.Msgs == 1
+	})
+	if r.total() != 0 {
+		t.Errorf("the done message ran again on the next owner %d times", r.total())
+	}
+}
