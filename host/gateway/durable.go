@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/wasm-gateway/wasm-gateway/host/coalesce"
 	"github.com/wasm-gateway/wasm-gateway/host/durable"
 )
@@ -27,6 +29,9 @@ type durableIntake struct {
 	// seqs maps pendingKey(session, id) to the sequence of a delivered
 	// message no run has claimed yet.
 	seqs map[string]uint64
+	// added remembers the sequence each recent message id entered the
+	// coalescer with, to tell a resend from a redelivery.
+	added *lru.Cache[string, uint64]
 }
 
 // storedMessage is the stored form of an accepted message.
@@ -50,7 +55,8 @@ type storedMessage struct {
 // durable queue. The coalescer must exist: deliveries start at once.
 func (g *Gateway) startDurable(ctx context.Context) error {
 	jc := g.cfg.Queue.JetStream
-	d := &durableIntake{seqs: map[string]uint64{}}
+	added, _ := lru.New[string, uint64](1 << 16)
+	d := &durableIntake{seqs: map[string]uint64{}, added: added}
 	o := durable.Options{Logger: g.log}
 	if len(jc.URLs) == 0 {
 		srv, err := durable.StartServer(durable.ServerOptions{
@@ -154,9 +160,25 @@ func (h durableHandler) Deliver(d durable.Delivery) {
 	g.pending[key] = pendingMsg{session: d.Session, priority: m.Priority, accepted: g.clk.Now()}
 	g.mu.Unlock()
 	r, err := g.coal.Add(msg)
+	if err == nil && r.Duplicate && g.dur.addedSeq(key) != d.Seq {
+		// A client resent the id after the stream's two-minute duplicate
+		// window, so it got a new sequence: the coalescer's longer window
+		// still knows the id, and the resend does not run.
+		g.dur.mu.Lock()
+		delete(g.dur.seqs, key)
+		g.dur.mu.Unlock()
+		g.mu.Lock()
+		delete(g.pending, key)
+		g.mu.Unlock()
+		g.counter.duplicates.Add(1)
+		g.bus.Publish(Event{Type: EventDuplicate, Session: d.Session, MessageIDs: []string{m.ID}})
+		g.dur.node.Skip(d.Session, d.Seq)
+		return
+	}
 	if err == nil && r.Duplicate {
-		// The coalescer ran this id before, under an earlier ownership of
-		// the partition that lost its claim: run it again under a new id.
+		// The same sequence again: the coalescer took it under an earlier
+		// ownership of the partition whose claim was lost. Run it again
+		// under a new id.
 		msg.ID = fmt.Sprintf("%s#%d", m.ID, d.Seq)
 		g.dur.mu.Lock()
 		delete(g.dur.seqs, key)
@@ -173,7 +195,16 @@ func (h durableHandler) Deliver(d durable.Delivery) {
 		g.mu.Lock()
 		delete(g.pending, pendingKey(d.Session, msg.ID))
 		g.mu.Unlock()
+		return
 	}
+	g.dur.added.Add(key, d.Seq)
+}
+
+// addedSeq returns the sequence under which the coalescer last took the
+// message with this pending key, or 0.
+func (d *durableIntake) addedSeq(key string) uint64 {
+	seq, _ := d.added.Get(key)
+	return seq
 }
 
 // durableTurn reports whether the batch may be queued now: every earlier

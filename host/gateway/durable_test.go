@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -178,5 +179,31 @@ func TestDurableSubagentsFanOutFanIn(t *testing.T) {
 	st, ok := g.DurableStats(context.Background())
 	if !ok || st.Fenced != 0 || st.GuardDrops != 0 {
 		t.Fatalf("durable stats %+v, want no fenced completion and no duplicate", st)
+	}
+}
+
+// TestDurableResendAfterStreamWindowDoesNotRun stores a message id again
+// under a new sequence, as a client resend after the stream's duplicate
+// window would: the coalescer's dedupe catches it and the session moves on.
+func TestDurableResendAfterStreamWindowDoesNotRun(t *testing.T) {
+	g := newGateway(t, testConfig(t, durableConfigTOML(t.TempDir(), "g1")), clock.Real())
+	ctx := context.Background()
+	if _, err := g.Submit(ctx, Inbound{Session: "s", ID: "x", Text: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first run", func() bool { return g.Stats().Runs.OK == 1 })
+	// An accept without a stream message id is not deduplicated by the
+	// stream, like one after its window.
+	b, _ := json.Marshal(storedMessage{Session: "s", ID: "x", Text: "one again"})
+	if _, err := g.dur.node.Accept(ctx, "s", "", b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Submit(ctx, Inbound{Session: "s", ID: "y", Text: "two"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "run of y", func() bool { return g.Stats().Runs.OK == 2 })
+	waitFor(t, "the resend counted as a duplicate", func() bool { return g.Stats().Messages.Duplicates == 1 })
+	if st := g.Stats(); st.Runs.OK != 2 || st.Messages.Delivered != 2 {
+		t.Fatalf("runs ok %d delivered %d, want 2 and 2: the resend must not run", st.Runs.OK, st.Messages.Delivered)
 	}
 }
