@@ -18,6 +18,7 @@ type configSource struct {
 	sys    *system
 	file   string // empty: the embedded default
 	listen string // --listen, empty when not given
+	queue  queueFlags
 }
 
 // reload reads the config again, fills in "{stub}" as boot did and applies
@@ -29,6 +30,9 @@ func (c configSource) reload(ctx context.Context) (gateway.ConfigReport, error) 
 	}
 	if c.listen != "" {
 		cfg.Server.Listen = c.listen
+	}
+	if err := c.queue.apply(cfg); err != nil {
+		return gateway.ConfigReport{}, err
 	}
 	if err := expandStub(cfg, c.sys.stubURL); err != nil {
 		return gateway.ConfigReport{}, err

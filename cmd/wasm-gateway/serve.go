@@ -26,6 +26,8 @@ func cmdServe(ctx context.Context, args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	watch := fs.Bool("watch", true, "reload a plugin when its .wasm file changes")
+	var qf queueFlags
+	qf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,6 +41,9 @@ func cmdServe(ctx context.Context, args []string) error {
 	}
 	if *listen != "" {
 		cfg.Server.Listen = *listen
+	}
+	if err := qf.apply(cfg); err != nil {
+		return err
 	}
 	sys, err := boot(ctx, cfg, bootOptions{logger: log})
 	if err != nil {
@@ -60,7 +65,7 @@ func cmdServe(ctx context.Context, args []string) error {
 	handler.SetAccess(access)
 	// system.close stops the SIGHUP loop and the watcher before it shuts
 	// the gateway down.
-	src := configSource{sys: sys, file: *cfgFile, listen: *listen}
+	src := configSource{sys: sys, file: *cfgFile, listen: *listen, queue: qf}
 	handler.SetConfigReloader(src.reload)
 	sys.hangup = startHangupLoop(src, log)
 	if *watch {

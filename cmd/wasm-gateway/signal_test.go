@@ -85,10 +85,11 @@ type server struct {
 	stderr strings.Builder
 }
 
-// startServe starts the binary and waits for the address it prints.
-func startServe(t *testing.T, bin, cfg string) *server {
+// startServe starts the binary with serve --config cfg and the extra
+// flags, and waits for the address it prints.
+func startServe(t *testing.T, bin, cfg string, flags ...string) *server {
 	t.Helper()
-	s := &server{cmd: exec.Command(bin, "serve", "--config", cfg), done: make(chan struct{})}
+	s := &server{cmd: exec.Command(bin, append([]string{"serve", "--config", cfg}, flags...)...), done: make(chan struct{})}
 	pipe, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -71,6 +71,10 @@ type MessageResponse struct {
 	ID        string `json:"id"`
 	Session   string `json:"session"`
 	Duplicate bool   `json:"duplicate"`
+	// Seq is the message's sequence number in its session with the
+	// jetstream backend (1, 2, ... without gaps); omitted with the memory
+	// backend.
+	Seq uint64 `json:"seq,omitempty"`
 	// RunID is set when the request asked to wait for it (?wait=run).
 	RunID string `json:"run_id,omitempty"`
 }
@@ -170,7 +174,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, statusFor(err), apiError{Error: err.Error()})
 		return
 	}
-	resp := MessageResponse{ID: rc.ID, Session: req.Session, Duplicate: rc.Duplicate}
+	resp := MessageResponse{ID: rc.ID, Session: req.Session, Duplicate: rc.Duplicate, Seq: rc.Seq}
 	if r.URL.Query().Get("wait") == "run" {
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		resp.RunID, _ = rc.RunID(ctx)
@@ -194,7 +198,7 @@ func statusFor(err error) int {
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.g.Stats())
+	writeJSON(w, http.StatusOK, s.readStats(r.Context()))
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {

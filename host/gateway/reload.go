@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/wasm-gateway/wasm-gateway/host/config"
+	"github.com/wasm-gateway/wasm-gateway/host/plugin"
 )
 
 // ReloadPlugin compiles the file of plugin name again and swaps it in. The
@@ -28,6 +30,10 @@ func (g *Gateway) reloadWith(ctx context.Context, pc config.Plugin) error {
 	name := pc.Name
 	if err := g.plugins.load(ctx, g.cfg, pc); err != nil {
 		g.log.Error("plugin reload failed; the previous version keeps serving", "plugin", name, "err", err)
+		var le *plugin.LoadError
+		if errors.As(err, &le) {
+			g.sandbox.recordRejected(pc.Tenant, le.Kinds)
+		}
 		g.bus.Publish(Event{Type: EventPluginFailed, Plugin: name, Reason: err.Error()})
 		return fmt.Errorf("reload plugin %q: %w", name, err)
 	}

@@ -76,6 +76,7 @@ var (
 	descLoadedAt  = desc("plugin_loaded_timestamp_seconds", "Unix time the plugin's current version was loaded.", "plugin")
 
 	descMemoryLimit = desc("plugin_memory_limit_bytes", "Upper bound of the plugin's linear memory: its live instances times its per-instance memory limit.", "plugin")
+	descMemory      = desc("plugin_memory_bytes", "Linear memory size summed over the plugin's live instances; 0 where guest memory stays on the Go heap (other than 64-bit Linux).", "plugin")
 
 	descSubActive   = desc("subagents_active", "Child runs not ended yet.")
 	descSubSpawned  = desc("subagents_spawned_total", "Child runs spawned.")
@@ -85,6 +86,7 @@ var (
 	descSubNotify   = desc("subagent_notify_latency_seconds", "Child end to first delivery attempt over recent completions, by quantile.", "quantile")
 
 	descSandbox = desc("sandbox_stops_total", "Runs stopped by the sandbox, by tenant and kind: trap, timeout, limit.", "tenant", "kind")
+	descRejects = desc("sandbox_load_rejections_total", "Plugin versions rejected at load after start, by tenant and reason: table, memory, import, start_timeout, invalid.", "tenant", "reason")
 
 	descTimers      = desc("timers_active", "Pending timers by kind: timeout, interval, schedule.", "kind")
 	descTimersFired = desc("timers_fired_total", "Timer callbacks started.")
@@ -103,13 +105,16 @@ var allDescs = []*prometheus.Desc{
 	descCoalMessages, descCoalBatched, descCoalBatches, descCoalWindows,
 	descAuthHits, descAuthMisses, descAuthFailures, descAuthCooldowns, descAuthCoolTotal, descAuthSize,
 	descCalls, descFailures, descInstances, descInfo, descLoadedAt, descMemoryLimit,
-	descSubActive, descSubSpawned, descSubRejected, descSubEnded, descSubDeliver, descSubNotify, descSandbox,
+	descSubActive, descSubSpawned, descSubRejected, descSubEnded, descSubDeliver, descSubNotify, descSandbox, descRejects, descMemory,
 	descTimers, descTimersFired, descTimersErr,
 }
 
 // Describe sends every metric description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
+		ch <- d
+	}
+	for _, d := range durableDescs {
 		ch <- d
 	}
 }
@@ -163,6 +168,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descInfo, 1, p.Name, p.SHA256)
 		gauge(descLoadedAt, float64(p.LoadedAt.UnixNano())/1e9, p.Name)
 		gauge(descMemoryLimit, float64(p.MemoryLimitBytes)*float64(p.Active+int64(p.Idle)), p.Name)
+		gauge(descMemory, float64(p.MemoryBytes), p.Name)
 	}
 
 	sa := st.Subagents
@@ -183,6 +189,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descSandbox, float64(sb.Traps), tenant, "trap")
 		counter(descSandbox, float64(sb.Timeouts), tenant, "timeout")
 		counter(descSandbox, float64(sb.LimitRejections), tenant, "limit")
+		for reason, n := range sb.LoadRejections {
+			counter(descRejects, float64(n), tenant, reason)
+		}
 	}
 
 	t := st.Timers
@@ -191,6 +200,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descTimers, float64(t.Schedules), "schedule")
 	counter(descTimersFired, float64(t.Fired))
 	counter(descTimersErr, float64(t.Errors))
+
+	c.collectDurable(gauge, counter)
 }
 
 type emit func(d *prometheus.Desc, v float64, labels ...string)

@@ -58,6 +58,9 @@ var (
 type LoadError struct {
 	Plugin  string
 	Reasons []string
+	// Kinds are the distinct kinds of Reasons, in order of first
+	// appearance.
+	Kinds []RejectKind
 }
 
 func (e *LoadError) Error() string {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasm-gateway/wasm-gateway/abi"
 )
@@ -13,6 +14,7 @@ import (
 // at a time.
 type instance struct {
 	mod    api.Module
+	mem    *hostMemory             // nil when wazero allocated the memory itself
 	fns    map[string]api.Function // looked up once, at instantiation
 	k      *kernel
 	st     callState // reused by every call on this instance
@@ -46,18 +48,34 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	inst.st.host = BaseHost{Logger: p.logger}
 	ctx = context.WithValue(ctx, stateKey{}, &inst.st)
 
-	mod, err := p.rt.InstantiateModule(ctx, p.compiled, p.moduleConfig())
+	// The memory comes out of Allocate in use, so a concurrent runtime
+	// Close cannot unmap it under the start function or _initialize.
+	alloc := p.newInstanceAllocator()
+	ictx := ctx
+	if alloc != nil {
+		ictx = experimental.WithMemoryAllocator(ctx, alloc)
+	}
+	mod, err := p.rt.InstantiateModule(ictx, p.compiled, p.moduleConfig())
+	if alloc != nil {
+		inst.mem = alloc.mem
+	}
 	if err != nil {
+		// wazero does not close a module whose instantiation failed, so
+		// its memory is freed here.
+		inst.releaseMemory()
+		inst.close()
 		return nil, classify(p.name, abi.ExportInitialize, err, "")
 	}
 	inst.mod = mod
 
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
 		if _, err := init.Call(ctx); err != nil {
-			_ = mod.Close(context.Background())
+			inst.releaseMemory()
+			inst.close()
 			return nil, classify(p.name, abi.ExportInitialize, err, p.stderr.tail())
 		}
 	}
+	inst.releaseMemory()
 	for name := range p.exports {
 		if f := mod.ExportedFunction(name); f != nil {
 			inst.fns[name] = f
@@ -66,9 +84,29 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	return inst, nil
 }
 
+// close closes the module and frees its memory. wazero frees the memory on
+// Close itself, except when a deadline marked the module closed during a
+// call that then trapped: Free is idempotent, so close frees it in every
+// case.
 func (inst *instance) close() {
 	if inst.mod != nil {
 		_ = inst.mod.Close(context.Background())
+	}
+	if inst.mem != nil {
+		inst.mem.Free()
+	}
+}
+
+// acquireMemory marks the instance's memory in use by a call and reports
+// whether the call may run: false means the memory was freed.
+func (inst *instance) acquireMemory() bool {
+	return inst.mem == nil || inst.mem.acquire()
+}
+
+// releaseMemory ends the use acquireMemory (or instantiation) began.
+func (inst *instance) releaseMemory() {
+	if inst.mem != nil {
+		inst.mem.release()
 	}
 }
 

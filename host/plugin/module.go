@@ -109,58 +109,56 @@ func setOf(names []string) map[string]bool {
 	return m
 }
 
-// validate checks a module against ABI v1 and the limits, and returns every
-// problem found, each naming the export, import or limit concerned.
-func validate(info *Info, limits Limits) []string {
-	var problems []string
+// validate checks a module against ABI v1 and the limits, and adds to r
+// every problem found, each naming the export, import or limit concerned.
+func validate(info *Info, limits Limits, r *rejections) {
 
 	entry := func(name string, required bool) {
 		f := info.export(name)
 		switch {
 		case f == nil && required:
-			problems = append(problems, fmt.Sprintf("missing export %q: every plugin must export %s() -> i32", name, name))
+			r.add(RejectInvalid, fmt.Sprintf("missing export %q: every plugin must export %s() -> i32", name, name))
 		case f != nil && (f.Params != "" || f.Results != "i32"):
-			problems = append(problems, fmt.Sprintf("export %q has signature (%s) -> (%s), want () -> (i32)", name, f.Params, f.Results))
+			r.add(RejectInvalid, fmt.Sprintf("export %q has signature (%s) -> (%s), want () -> (i32)", name, f.Params, f.Results))
 		}
 	}
 	entry(abi.ExportHandle, true)
 	entry(abi.ExportOnSubagentComplete, false)
 	entry(abi.ExportOnTimer, false)
 	if info.ABISource == "" {
-		problems = append(problems, fmt.Sprintf("no ABI version declared: export %s() -> i32 or add a %q custom section", abi.ExportABIVersion, abi.CustomSectionABIVersion))
+		r.add(RejectInvalid, fmt.Sprintf("no ABI version declared: export %s() -> i32 or add a %q custom section", abi.ExportABIVersion, abi.CustomSectionABIVersion))
 	} else if f := info.export(abi.ExportABIVersion); f != nil && (f.Params != "" || f.Results != "i32") {
-		problems = append(problems, fmt.Sprintf("export %q has signature (%s) -> (%s), want () -> (i32)", abi.ExportABIVersion, f.Params, f.Results))
+		r.add(RejectInvalid, fmt.Sprintf("export %q has signature (%s) -> (%s), want () -> (i32)", abi.ExportABIVersion, f.Params, f.Results))
 	}
 	if f := info.export(abi.ExportInitialize); f != nil && (f.Params != "" || f.Results != "") {
-		problems = append(problems, fmt.Sprintf("export %q has signature (%s) -> (%s), want () -> ()", abi.ExportInitialize, f.Params, f.Results))
+		r.add(RejectInvalid, fmt.Sprintf("export %q has signature (%s) -> (%s), want () -> ()", abi.ExportInitialize, f.Params, f.Results))
 	}
 
 	for _, imp := range info.Imports {
 		switch imp.Module {
 		case abi.ModuleEnv:
 			if !kernelNames[imp.Name] {
-				problems = append(problems, fmt.Sprintf("unknown import %s.%s: not an Extism kernel function this host provides", imp.Module, imp.Name))
+				r.add(RejectImport, fmt.Sprintf("unknown import %s.%s: not an Extism kernel function this host provides", imp.Module, imp.Name))
 			}
 		case abi.ModuleUser:
 			if !userNames[imp.Name] {
-				problems = append(problems, fmt.Sprintf("unknown import %s.%s: gateway host functions are %s", imp.Module, imp.Name, strings.Join(abi.HostFunctions, ", ")))
+				r.add(RejectImport, fmt.Sprintf("unknown import %s.%s: gateway host functions are %s", imp.Module, imp.Name, strings.Join(abi.HostFunctions, ", ")))
 			}
 		case abi.ModuleWASI:
 			// wazero reports a WASI function it does not implement at
 			// instantiation, naming it.
 		default:
-			problems = append(problems, fmt.Sprintf("unknown import %s.%s: a plugin may import only from %s, %s and %s",
+			r.add(RejectImport, fmt.Sprintf("unknown import %s.%s: a plugin may import only from %s, %s and %s",
 				imp.Module, imp.Name, abi.ModuleEnv, abi.ModuleUser, abi.ModuleWASI))
 		}
 	}
 	if info.ImportsMemory {
-		problems = append(problems, "module imports its memory: a plugin must define and export its own memory")
+		r.add(RejectImport, "module imports its memory: a plugin must define and export its own memory")
 	}
 
 	limitPages := uint32(limits.MemoryBytes / 65536)
 	if info.MemoryMinPages > limitPages {
-		problems = append(problems, fmt.Sprintf("memory minimum of %d pages (%d bytes) exceeds the memory limit of %d pages (%d bytes): raise memory_limit or shrink the module",
+		r.add(RejectMemory, fmt.Sprintf("memory minimum of %d pages (%d bytes) exceeds the memory limit of %d pages (%d bytes): raise memory_limit or shrink the module",
 			info.MemoryMinPages, uint64(info.MemoryMinPages)*65536, limitPages, limits.MemoryBytes))
 	}
-	return problems
 }

@@ -69,6 +69,7 @@ type Plugin struct {
 	compiled wazero.CompiledModule
 	exports  map[string]bool
 	pool     *pool
+	memory   memoryAccounting
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -81,10 +82,10 @@ type Plugin struct {
 // A rejected module yields a *LoadError naming every problem found.
 func Load(ctx context.Context, name string, wasm []byte, opts Options) (*Plugin, error) {
 	if err := opts.Limits.Validate(); err != nil {
-		return nil, &LoadError{Plugin: name, Reasons: []string{err.Error()}}
+		return nil, rejectErr(name, RejectInvalid, err.Error())
 	}
 	if problems := validateGrants(opts.HostFunctions); len(problems) > 0 {
-		return nil, &LoadError{Plugin: name, Reasons: problems}
+		return nil, &LoadError{Plugin: name, Reasons: problems, Kinds: []RejectKind{RejectInvalid}}
 	}
 	limits := opts.Limits.withDefaults()
 
@@ -92,10 +93,12 @@ func Load(ctx context.Context, name string, wasm []byte, opts Options) (*Plugin,
 	// memory is named as such and never reaches the engine.
 	shape, err := parseModule(wasm)
 	if err != nil {
-		return nil, &LoadError{Plugin: name, Reasons: []string{"parse: " + err.Error()}}
+		return nil, rejectErr(name, RejectInvalid, "parse: "+err.Error())
 	}
-	if problems := validateShape(shape, limits, grantSet(opts.HostFunctions)); len(problems) > 0 {
-		return nil, &LoadError{Plugin: name, Reasons: problems}
+	var shapeProblems rejections
+	checkShape(shape, limits, grantSet(opts.HostFunctions), &shapeProblems)
+	if err := shapeProblems.err(name); err != nil {
+		return nil, err
 	}
 	sum := sha256.Sum256(wasm)
 	p := &Plugin{
@@ -121,7 +124,7 @@ func Load(ctx context.Context, name string, wasm []byte, opts Options) (*Plugin,
 		}
 	}()
 	if err := instantiateHostModules(ctx, p.rt); err != nil {
-		return nil, &LoadError{Plugin: name, Reasons: []string{"host modules: " + err.Error()}}
+		return nil, rejectErr(name, RejectInvalid, "host modules: "+err.Error())
 	}
 
 	workers := opts.CompileWorkers
@@ -131,18 +134,21 @@ func Load(ctx context.Context, name string, wasm []byte, opts Options) (*Plugin,
 	compileCtx := experimental.WithCompilationWorkers(ctx, workers)
 	compiled, err := p.rt.CompileModule(compileCtx, withTableMaximums(wasm, shape))
 	if err != nil {
-		reason := "compile: " + err.Error()
+		reason, kind := "compile: "+err.Error(), RejectInvalid
 		if strings.Contains(err.Error(), "over limit") {
 			reason += fmt.Sprintf(" (the module's memory minimum exceeds the plugin memory limit of %d bytes: raise memory_limit or shrink the module)", limits.MemoryBytes)
+			kind = RejectMemory
 		}
-		return nil, &LoadError{Plugin: name, Reasons: []string{reason}}
+		return nil, rejectErr(name, kind, reason)
 	}
 	p.compiled = compiled
 
 	info := describe(compiled, wasm)
 	p.info = info
-	if problems := validate(info, limits); len(problems) > 0 {
-		return nil, &LoadError{Plugin: name, Reasons: problems}
+	var problems rejections
+	validate(info, limits, &problems)
+	if err := problems.err(name); err != nil {
+		return nil, err
 	}
 	p.exports = make(map[string]bool)
 	for _, e := range info.Exports {
@@ -165,12 +171,13 @@ func (p *Plugin) firstInstance(ctx context.Context) (*instance, error) {
 	inst, err := p.newInstance(ctx)
 	if err != nil {
 		<-p.pool.slots
-		reason := "instantiate: " + err.Error()
+		reason, kind := "instantiate: "+err.Error(), RejectInvalid
 		var ce *CallError
 		if errors.As(err, &ce) && ce.Kind == KindTimeout {
+			kind = RejectStart
 			reason = fmt.Sprintf("instantiate: the start function or %s ran past the init timeout of %s: make initialization shorter or raise the init timeout", abi.ExportInitialize, p.limits.InitTimeout)
 		}
-		return nil, &LoadError{Plugin: p.name, Reasons: []string{reason}}
+		return nil, rejectErr(p.name, kind, reason)
 	}
 	p.pool.created.Add(1)
 
@@ -182,7 +189,7 @@ func (p *Plugin) firstInstance(ctx context.Context) (*instance, error) {
 		if err != nil || len(res) != 1 {
 			inst.close()
 			<-p.pool.slots
-			return nil, &LoadError{Plugin: p.name, Reasons: []string{fmt.Sprintf("%s failed: %v", abi.ExportABIVersion, err)}}
+			return nil, rejectErr(p.name, RejectInvalid, fmt.Sprintf("%s failed: %v", abi.ExportABIVersion, err))
 		}
 		version = int(int32(res[0]))
 		p.info.ABIVersion = version
@@ -190,8 +197,8 @@ func (p *Plugin) firstInstance(ctx context.Context) (*instance, error) {
 	if version != abi.Version {
 		inst.close()
 		<-p.pool.slots
-		return nil, &LoadError{Plugin: p.name, Reasons: []string{fmt.Sprintf(
-			"plugin declares ABI version %d, this host supports ABI version %d: rebuild it with an SDK for version %d", version, abi.Version, abi.Version)}}
+		return nil, rejectErr(p.name, RejectInvalid, fmt.Sprintf(
+			"plugin declares ABI version %d, this host supports ABI version %d: rebuild it with an SDK for version %d", version, abi.Version, abi.Version))
 	}
 	return inst, nil
 }
@@ -304,8 +311,16 @@ func (p *Plugin) Call(ctx context.Context, export string, input []byte, host Hos
 	st.host, st.ctx = host, ctx
 	st.httpStatus, st.httpHeaders, st.logBytes, st.emits = 0, nil, 0, 0
 
+	// A runtime closed by Close may have freed the memory already: the
+	// guest must not run on it then.
+	if !inst.acquireMemory() {
+		st.host, st.ctx = nil, nil
+		p.pool.discard(inst)
+		return nil, p.failed(&CallError{Plugin: p.name, Export: export, Kind: KindCancelled, Reason: "the plugin was closed", Err: ErrClosed})
+	}
 	inst.stack[0] = 0
 	err = inst.fns[export].CallWithStack(context.WithValue(ctx, stateKey{}, st), inst.stack)
+	inst.releaseMemory()
 	st.host, st.ctx = nil, nil
 	if err != nil {
 		p.pool.discard(inst)
@@ -402,6 +417,14 @@ type Stats struct {
 	Max         int       `json:"instances_max"`
 	// MemoryLimitBytes is each instance's linear memory limit.
 	MemoryLimitBytes uint64 `json:"memory_limit_bytes"`
+	// MemoryBytes is the sum of the live instances' linear memory sizes.
+	// Only written pages take physical memory. It is 0 where guest memory
+	// stays on the Go heap (other than 64-bit Linux).
+	MemoryBytes int64 `json:"memory_bytes"`
+	// MemoryReservedBytes is the address space reserved for the live
+	// instances' memories, each up to its maximum. The kernel backs none of
+	// it until the guest grows into it and writes.
+	MemoryReservedBytes int64 `json:"memory_reserved_bytes"`
 }
 
 // Stats returns the plugin's counters. It is safe to call at any time.
@@ -412,7 +435,9 @@ func (p *Plugin) Stats() Stats {
 		Cancelled: p.cancels.Load(), GuestErrors: p.guestErrors.Load(),
 		Created: p.pool.created.Load(), Discarded: p.pool.discarded.Load(),
 		Active: p.pool.active.Load(), Idle: len(p.pool.idle), Max: cap(p.pool.slots),
-		MemoryLimitBytes: p.limits.MemoryBytes,
+		MemoryLimitBytes:    p.limits.MemoryBytes,
+		MemoryBytes:         p.memory.committed.Load(),
+		MemoryReservedBytes: p.memory.reserved.Load(),
 	}
 }
 

@@ -41,7 +41,13 @@ func validateGrants(granted []string) []string {
 // granted host functions, and returns every problem found, each naming the
 // table, memory or import concerned and the limit it breaks.
 func validateShape(m *moduleShape, limits Limits, granted map[string]bool) []string {
-	var problems []string
+	var r rejections
+	checkShape(m, limits, granted, &r)
+	return r.reasons
+}
+
+// checkShape adds to r every problem validateShape describes, with its kind.
+func checkShape(m *moduleShape, limits Limits, granted map[string]bool, r *rejections) {
 
 	// wazero bounds linear memory by the runtime's page limit, but not
 	// table.grow: without a maximum a guest can grow a table until the host
@@ -54,30 +60,30 @@ func validateShape(m *moduleShape, limits Limits, granted map[string]bool) []str
 			max, what = t.Min, "minimum (it declares no maximum)"
 		}
 		if uint64(max) > uint64(limits.MaxTableElements) {
-			problems = append(problems, fmt.Sprintf("table %d %s of %d elements exceeds the limit of %d elements (max_table_elements)", i, what, max, limits.MaxTableElements))
+			r.add(RejectTable, fmt.Sprintf("table %d %s of %d elements exceeds the limit of %d elements (max_table_elements)", i, what, max, limits.MaxTableElements))
 			continue
 		}
 		elements += uint64(max)
 	}
 	if len(m.Tables) > 1 && elements > uint64(limits.MaxTableElements) {
-		problems = append(problems, fmt.Sprintf("tables together declare a maximum of %d elements, above the limit of %d elements (max_table_elements)", elements, limits.MaxTableElements))
+		r.add(RejectTable, fmt.Sprintf("tables together declare a maximum of %d elements, above the limit of %d elements (max_table_elements)", elements, limits.MaxTableElements))
 	}
 
 	limitPages := uint32(limits.MemoryBytes / 65536)
 	for i, mem := range m.Memories {
 		if mem.Min > limitPages {
-			problems = append(problems, fmt.Sprintf("memory %d minimum of %d pages (%d bytes) exceeds the plugin memory limit of %d bytes: raise memory_limit or shrink the module",
+			r.add(RejectMemory, fmt.Sprintf("memory %d minimum of %d pages (%d bytes) exceeds the plugin memory limit of %d bytes: raise memory_limit or shrink the module",
 				i, mem.Min, uint64(mem.Min)*65536, limits.MemoryBytes))
 		}
 		if mem.HasMax && mem.Max > limitPages {
-			problems = append(problems, fmt.Sprintf("memory %d maximum of %d pages (%d bytes) exceeds the plugin memory limit of %d bytes: raise memory_limit or lower the module's maximum",
+			r.add(RejectMemory, fmt.Sprintf("memory %d maximum of %d pages (%d bytes) exceeds the plugin memory limit of %d bytes: raise memory_limit or lower the module's maximum",
 				i, mem.Max, uint64(mem.Max)*65536, limits.MemoryBytes))
 		}
 	}
 
 	for _, imp := range m.Imports {
 		if imp.Kind == externTable || imp.Kind == externGlobal {
-			problems = append(problems, fmt.Sprintf("import %s.%s is a %s: a plugin may import only functions", imp.Module, imp.Name, externName(imp.Kind)))
+			r.add(RejectImport, fmt.Sprintf("import %s.%s is a %s: a plugin may import only functions", imp.Module, imp.Name, externName(imp.Kind)))
 			continue
 		}
 		if imp.Kind != externFunc {
@@ -91,10 +97,9 @@ func validateShape(m *moduleShape, limits Limits, granted map[string]bool) []str
 			need = kernelGrants[imp.Name]
 		}
 		if need != "" && userNames[need] && !granted[need] {
-			problems = append(problems, fmt.Sprintf("import %s.%s is not granted: the plugin's tenant does not grant host function %q (host_functions)", imp.Module, imp.Name, need))
+			r.add(RejectImport, fmt.Sprintf("import %s.%s is not granted: the plugin's tenant does not grant host function %q (host_functions)", imp.Module, imp.Name, need))
 		}
 	}
-	return problems
 }
 
 func externName(kind byte) string {
