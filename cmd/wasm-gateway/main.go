@@ -8,6 +8,7 @@
 //	wasm-gateway plugin init NAME [DIR]    write a new Go plugin with a test
 //	wasm-gateway plugins build [DIR]       build the example plugins into DIR (default build/plugins)
 //	wasm-gateway bench [--json] [PATTERN]  run benchmark rows
+//	wasm-gateway nats --store DIR          run a standalone NATS JetStream server for several gateways
 package main
 
 import (
@@ -31,6 +32,7 @@ commands:
   plugin init NAME [DIR]    write a Go plugin and its plugintest test into DIR (default plugins/NAME)
   plugins build [DIR]       build the example plugins into DIR (default build/plugins)
   bench [PATTERN]           run benchmark rows whose id matches PATTERN
+  nats --store DIR          run a standalone NATS JetStream server for gateways to share
 
 Run "wasm-gateway <command> -h" for the flags of a command.
 `
@@ -62,6 +64,8 @@ func run(args []string) int {
 		err = cmdPlugin(ctx, args[1:])
 	case "plugins":
 		err = cmdPlugins(args[1:])
+	case "nats":
+		err = cmdNATS(ctx, args[1:])
 	case "bench":
 		err = cmdBench(ctx, args[1:])
 	case "-h", "--help", "help":

@@ -103,11 +103,19 @@ func (n *Node) Claim(ctx context.Context, session string, seqs []uint64) (*Claim
 			return nil, err
 		}
 		// Someone wrote the record since this node read it: a claim of a
-		// node that lost the partition (taken over here), or a completion.
+		// node that lost the partition (taken over here), a completion, or
+		// the live claim of the node that took the partition from this one
+		// while this one was frozen. The server's pin tells the last two
+		// apart: only the pinned node takes another node's claim over.
 		cur, curRev, gerr := n.guard.get(ctx, c.key)
 		if gerr != nil {
 			c.unclaim()
 			return nil, ErrUnknown
+		}
+		if cur.Claim > cur.Done && cur.Node != n.id && !p.stillPinned(ctx) {
+			c.unclaim()
+			p.lose()
+			return nil, ErrNotOwner
 		}
 		if cur.Done >= last {
 			c.unclaim()

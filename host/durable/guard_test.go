@@ -142,3 +142,66 @@ func TestRunRecordAppendedByNextOwnerAfterCrash(t *testing.T) {
 		t.Errorf("the done message ran again on the next owner %d times", r.total())
 	}
 }
+
+// TestClaimOverLiveClaimNeedsThePin: a node takes another node's claim over
+// only while the server still pins the partition to it; a node that was
+// frozen and lost the pin stands down instead of fencing the live run.
+func TestClaimOverLiveClaimNeedsThePin(t *testing.T) {
+	s := startServer(t)
+	r := newRunner(t)
+	r.hold = true
+	n := startNode(t, s, testConfig(t), r)
+	defer n.Close(context.Background())
+	ctx := context.Background()
+	if _, err := n.Accept(ctx, "z", "1", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return len(r.seen) == 1 })
+	key := n.sess.key("z")
+	other := func() {
+		_, rev, _ := n.guard.get(ctx, key)
+		if _, err := n.guard.cas(ctx, key, rev, guardRecord{Claim: 1, Node: "other", Token: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := n.partitionFor("z")
+	p.mu.Lock()
+	pin := p.pinID
+	p.pinID = "a-pin-the-server-moved-on-from"
+	p.mu.Unlock()
+	if pin == "" {
+		t.Fatal("the delivered message carried no pin id")
+	}
+	other()
+	if _, err := n.Claim(ctx, "z", []uint64{1}); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("claim over a live claim without the pin = %v, want ErrNotOwner", err)
+	}
+	if rec, _, _ := n.guard.get(ctx, key); rec.Node != "other" {
+		t.Fatalf("guard after standing down = %+v, want the other node's claim untouched", rec)
+	}
+}
+
+func TestClaimTakesOverDeadNodesClaimWithThePin(t *testing.T) {
+	s := startServer(t)
+	r := newRunner(t)
+	r.hold = true
+	n := startNode(t, s, testConfig(t), r)
+	defer n.Close(context.Background())
+	ctx := context.Background()
+	if _, err := n.Accept(ctx, "z", "1", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return len(r.seen) == 1 })
+	key := n.sess.key("z")
+	_, rev, _ := n.guard.get(ctx, key)
+	if _, err := n.guard.cas(ctx, key, rev, guardRecord{Claim: 1, Node: "dead", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := n.Claim(ctx, "z", []uint64{1})
+	if err != nil {
+		t.Fatalf("claim over a dead node's claim while pinned = %v, want success", err)
+	}
+	if err := c.Complete(ctx, RunRecord{RunID: "r"}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -43,6 +43,9 @@ type partition struct {
 	lastProgress time.Time
 	// fires are timer fires handed to the Handler and not yet done.
 	fires map[jetstream.Msg]bool
+	// pinID is the pin the server sent with the last message delivered
+	// here.
+	pinID string
 
 	redeliveries, guardDrops, fenced, gapSkips atomic.Int64
 }
@@ -125,15 +128,42 @@ func (p *partition) stopPulling() {
 
 func (p *partition) onErr(_ jetstream.ConsumeContext, err error) {
 	if errors.Is(err, jetstream.ErrPinIDMismatch) {
-		p.mu.Lock()
-		was := p.owned
-		p.owned = false
-		p.sessions = map[string]*session{}
-		p.mu.Unlock()
-		if was {
-			p.n.log.Warn("partition pinned to another node", "partition", p.id)
+		p.lose()
+	}
+}
+
+// lose forgets an owned partition whose pin moved to another node: nothing
+// is acked, and runs in flight here will be fenced or find it gone.
+func (p *partition) lose() {
+	p.mu.Lock()
+	was := p.owned
+	p.owned = false
+	p.sessions = map[string]*session{}
+	p.mu.Unlock()
+	if was {
+		p.n.log.Warn("partition pinned to another node", "partition", p.id)
+	}
+}
+
+// stillPinned asks the server whether this node's pin is still the
+// partition's pin. An unreachable server counts as not pinned.
+func (p *partition) stillPinned(ctx context.Context) bool {
+	p.mu.Lock()
+	pin := p.pinID
+	p.mu.Unlock()
+	if pin == "" {
+		return false
+	}
+	info, err := p.cons.Info(ctx)
+	if err != nil {
+		return false
+	}
+	for _, g := range info.PriorityGroups {
+		if g.Group == p.n.n.group {
+			return g.PinnedClientID == pin
 		}
 	}
+	return false
 }
 
 // onMsg admits one delivered message.
@@ -181,6 +211,9 @@ func (p *partition) onMsg(m jetstream.Msg) {
 	if !p.owned {
 		p.owned = true
 		p.lastProgress = time.Now()
+	}
+	if pin := h.Get("Nats-Pin-Id"); pin != "" {
+		p.pinID = pin
 	}
 	s := p.sessions[sessName]
 	p.mu.Unlock()
