@@ -205,3 +205,56 @@ func TestClaimTakesOverDeadNodesClaimWithThePin(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPinHeldByGoneRequesterIsReleased pins a partition to a consumer that
+// then disappears without unpinning, as a pull request left behind by a
+// node that just shut down can be: the preferred node releases the pin
+// well before it would lapse.
+func TestPinHeldByGoneRequesterIsReleased(t *testing.T) {
+	s := startServer(t)
+	cfg := testConfig(t)
+	cfg.PinTTL = 20 * time.Second
+	first := startNode(t, s, cfg, newRunner(t))
+	if err := first.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	nc, err := s.Connect("ghost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	part := partitionOf("g", cfg.Partitions)
+	m := nats.NewMsg(first.n.subject(part))
+	m.Header.Set(hdrSession, "g")
+	m.Header.Set(hdrSeq, "1")
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.Consumer(ctx, first.n.stream, first.n.consumer(part))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := cons.Messages(jetstream.PullPriorityGroup(first.n.group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := it.Next(); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close() // gone, pinned, nothing acked
+
+	start := time.Now()
+	cfg.NodeID = "n2"
+	r := newRunner(t)
+	n2 := startNode(t, s, cfg, r)
+	r.node = func() *Node { return n2 }
+	defer n2.Close(ctx)
+	waitFor(t, "the message to run", func() bool { return r.total() == 1 })
+	if took := time.Since(start); took >= cfg.PinTTL {
+		t.Errorf("ran after %v, not before the pin lapsed on its own (%v)", took, cfg.PinTTL)
+	}
+	if got := n2.Stats(ctx).StuckPins; got != 1 {
+		t.Errorf("stuck pins released = %d, want 1", got)
+	}
+}

@@ -242,7 +242,14 @@ func (n *Node) maintain() {
 			n.reconcile()
 		case <-keep.C:
 			now := time.Now()
+			live := n.members.live(now, n.cfg.PinTTL)
+			owners := n.members.owners()
 			for _, p := range n.parts {
+				if p.waitingForPin(now, n.cfg.PinTTL/5) {
+					ctx, cancel := context.WithTimeout(n.ctx, n.cfg.AckWait)
+					p.freeStuckPin(ctx, owners[p.id], slices.Contains(live, owners[p.id]))
+					cancel()
+				}
 				p.keepAlive()
 				p.expireGaps(now, n.cfg.GapTimeout)
 				if p.stalled(now, n.cfg.Watchdog) {

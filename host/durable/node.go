@@ -90,7 +90,7 @@ type Node struct {
 }
 
 type counters struct {
-	accepted, duplicates, skipMarkers, guardDrops, fenced, gapSkips, redeliveries, handoffs, watchdogGiveUps atomic.Int64
+	accepted, duplicates, skipMarkers, guardDrops, fenced, gapSkips, redeliveries, handoffs, watchdogGiveUps, stuckPins atomic.Int64
 }
 
 // ErrStopped is returned by Accept after StopIntake or Close.

@@ -46,6 +46,8 @@ type partition struct {
 	// pinID is the pin the server sent with the last message delivered
 	// here.
 	pinID string
+	// pullingSince is when this node started pulling the partition.
+	pullingSince time.Time
 
 	redeliveries, guardDrops, fenced, gapSkips atomic.Int64
 }
@@ -114,6 +116,7 @@ func (p *partition) startPulling() {
 		return
 	}
 	p.cc = cc
+	p.pullingSince = time.Now()
 }
 
 func (p *partition) stopPulling() {
@@ -129,6 +132,44 @@ func (p *partition) stopPulling() {
 func (p *partition) onErr(_ jetstream.ConsumeContext, err error) {
 	if errors.Is(err, jetstream.ErrPinIDMismatch) {
 		p.lose()
+	}
+}
+
+// waitingForPin reports a partition this node has pulled for longer than
+// wait without being delivered anything.
+func (p *partition) waitingForPin(now time.Time, wait time.Duration) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cc != nil && !p.owned && !p.handingOff && now.Sub(p.pullingSince) > wait
+}
+
+// freeStuckPin releases a pin that no live node holds while messages wait:
+// a pin the server gave to a pull request of a node that has just left,
+// or that belongs to a dead node. The preferred node then gets the next
+// delivery instead of waiting for the pin to lapse.
+func (p *partition) freeStuckPin(ctx context.Context, owner string, ownerLive bool) {
+	if owner != "" && owner != p.n.id && ownerLive {
+		return // a live owner is handing the partition off
+	}
+	info, err := p.cons.Info(ctx)
+	if err != nil || info.NumPending == 0 && info.NumAckPending == 0 {
+		return
+	}
+	for _, g := range info.PriorityGroups {
+		if g.Group != p.n.n.group || g.PinnedClientID == "" {
+			continue
+		}
+		if time.Since(g.PinnedTS) < 2*p.n.cfg.PinTTL/5 {
+			// A fresh owner is listed in membership on its next heartbeat.
+			continue
+		}
+		if err := p.n.stream.UnpinConsumer(ctx, p.n.n.consumer(p.id), p.n.n.group); err == nil {
+			p.n.st.stuckPins.Add(1)
+			p.n.log.Info("released a pin no live node holds", "partition", p.id, "lag", info.NumPending)
+		}
+		p.mu.Lock()
+		p.pullingSince = time.Now()
+		p.mu.Unlock()
 	}
 }
 

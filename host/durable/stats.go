@@ -30,19 +30,22 @@ type PartitionStats struct {
 
 // Stats is the node's view of the durable queue.
 type Stats struct {
-	Node            string           `json:"node"`
-	Live            []string         `json:"live_nodes"`
-	Accepted        int64            `json:"accepted"`
-	Duplicates      int64            `json:"duplicates"`
-	SkipMarkers     int64            `json:"skip_markers"`
-	GuardDrops      int64            `json:"guard_drops"`
-	Fenced          int64            `json:"fenced"`
-	GapSkips        int64            `json:"gap_skips"`
-	Redeliveries    int64            `json:"redeliveries"`
-	Handoffs        int64            `json:"handoffs"`
-	WatchdogGiveUps int64            `json:"watchdog_give_ups"`
-	Owned           int              `json:"owned_partitions"`
-	Partitions      []PartitionStats `json:"partitions"`
+	Node            string   `json:"node"`
+	Live            []string `json:"live_nodes"`
+	Accepted        int64    `json:"accepted"`
+	Duplicates      int64    `json:"duplicates"`
+	SkipMarkers     int64    `json:"skip_markers"`
+	GuardDrops      int64    `json:"guard_drops"`
+	Fenced          int64    `json:"fenced"`
+	GapSkips        int64    `json:"gap_skips"`
+	Redeliveries    int64    `json:"redeliveries"`
+	Handoffs        int64    `json:"handoffs"`
+	WatchdogGiveUps int64    `json:"watchdog_give_ups"`
+	// StuckPins counts pins this node released because no live node held
+	// them while messages waited.
+	StuckPins  int64            `json:"stuck_pins_released"`
+	Owned      int              `json:"owned_partitions"`
+	Partitions []PartitionStats `json:"partitions"`
 }
 
 // Stats reads the node's counters and, within ctx, each partition's lag
@@ -60,6 +63,7 @@ func (n *Node) Stats(ctx context.Context) Stats {
 		Redeliveries:    n.st.redeliveries.Load(),
 		Handoffs:        n.st.handoffs.Load(),
 		WatchdogGiveUps: n.st.watchdogGiveUps.Load(),
+		StuckPins:       n.st.stuckPins.Load(),
 	}
 	owners := n.members.owners()
 	for _, p := range n.parts {
