@@ -70,10 +70,10 @@ func (a *instanceAllocator) Allocate(_, max uint64) experimental.LinearMemory {
 // the reservation failed, buf is nil and the memory is a Go slice that
 // grows by copying.
 //
-// TODO: with this memory a neighbour tenant's Urgent p99 under the memory
-// bomb measured 0.6-30x its idle value (median about 2x) on a shared 2-core
-// machine, against 6-250x on the Go heap. The rest is not yet attributed:
-// first-touch page faults and munmap TLB shootdowns are candidates.
+// With this memory alone a neighbour tenant's Urgent p99 under the memory
+// bomb was about 2x its idle value (6-250x on the Go heap); the rest was
+// the host garbage of replacing the bomb's instance after every call, which
+// the crash-loop backoff (crashloop.go) bounds.
 //
 // Free may come from wazero on another goroutine (a runtime closed while a
 // call runs), so unmapping waits until the instance is no longer in use: a

@@ -75,6 +75,8 @@ type Plugin struct {
 	closed    atomic.Bool
 
 	calls, traps, timeouts, guestErrors, cancels atomic.Int64
+	// crash delays replacements while calls keep failing.
+	crash crashLoop
 }
 
 // Load compiles and validates wasm and creates its first instance, so a
@@ -296,6 +298,11 @@ func (p *Plugin) Call(ctx context.Context, export string, input []byte, host Hos
 		return nil, p.failed(&CallError{Plugin: p.name, Export: export, Kind: ctxKind(err), Reason: "waiting for an instance: " + err.Error(), Err: err})
 	}
 	if fresh {
+		if err := p.crash.wait(ctx); err != nil {
+			p.pool.discard(nil)
+			return nil, p.failed(&CallError{Plugin: p.name, Export: export, Kind: ctxKind(err),
+				Reason: fmt.Sprintf("waiting to replace an instance after %d failed calls in a row: %v", p.crash.streak.Load(), err), Err: err})
+		}
 		inst, err = p.newInstance(ctx)
 		if err != nil {
 			p.pool.discard(nil)
@@ -324,8 +331,10 @@ func (p *Plugin) Call(ctx context.Context, export string, input []byte, host Hos
 	st.host, st.ctx = nil, nil
 	if err != nil {
 		p.pool.discard(inst)
+		p.crash.failed()
 		return nil, p.failed(classify(p.name, export, err, p.stderr.tail()))
 	}
+	p.crash.succeeded()
 	if code := int32(inst.stack[0]); code != 0 {
 		reason := inst.k.errorText()
 		if reason == "" {
@@ -425,6 +434,10 @@ type Stats struct {
 	// instances' memories, each up to its maximum. The kernel backs none of
 	// it until the guest grows into it and writes.
 	MemoryReservedBytes int64 `json:"memory_reserved_bytes"`
+	// CrashLoopWaits counts instance replacements that waited because the
+	// plugin's calls kept failing; CrashStreak is its failed calls in a row.
+	CrashLoopWaits int64 `json:"crash_loop_waits"`
+	CrashStreak    int64 `json:"crash_streak"`
 }
 
 // Stats returns the plugin's counters. It is safe to call at any time.
@@ -438,6 +451,8 @@ func (p *Plugin) Stats() Stats {
 		MemoryLimitBytes:    p.limits.MemoryBytes,
 		MemoryBytes:         p.memory.committed.Load(),
 		MemoryReservedBytes: p.memory.reserved.Load(),
+		CrashLoopWaits:      p.crash.waits.Load(),
+		CrashStreak:         p.crash.streak.Load(),
 	}
 }
 
