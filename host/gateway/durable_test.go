@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -206,4 +207,47 @@ func TestDurableResendAfterStreamWindowDoesNotRun(t *testing.T) {
 	if st := g.Stats(); st.Runs.OK != 2 || st.Messages.Delivered != 2 {
 		t.Fatalf("runs ok %d delivered %d, want 2 and 2: the resend must not run", st.Runs.OK, st.Messages.Delivered)
 	}
+}
+
+// TestDurableScheduleFiresOnOneNode runs two gateways on one JetStream (the
+// second joins the first's embedded server): a [[schedule]] fires on the
+// holder of the schedules lease only, and the other counts its due times
+// as elsewhere.
+func TestDurableScheduleFiresOnOneNode(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	sched := `
+[[schedule]]
+name = "tick"
+every = "1s"
+plugin = "timers"
+session = "t:cron"
+payload = "tick"
+`
+	q1 := durableQueueTOML(dir, "g1") + fmt.Sprintf("listen = %q\n", port)
+	q2 := fmt.Sprintf("\n[queue]\nbackend = \"jetstream\"\n[queue.jetstream]\nurls = [\"nats://%s\"]\npartitions = 4\npin_ttl = \"3s\"\nack_wait = \"1s\"\ngap_timeout = \"3s\"\nnode_id = \"g2\"\n", port)
+	g1 := newGateway(t, testConfig(t, timerTOML+sched+q1, "timers=testplugins/timers", "timerless=testplugins/timerless"), clock.Real())
+	g2 := newGateway(t, testConfig(t, timerTOML+sched+q2, "timers=testplugins/timers", "timerless=testplugins/timerless"), clock.Real())
+	waitFor(t, "three due times", func() bool {
+		a, b := scheduleStats(g1, "tick"), scheduleStats(g2, "tick")
+		return a.Fired+a.Elsewhere >= 3 && b.Fired+b.Elsewhere >= 3
+	})
+	a, b := scheduleStats(g1, "tick"), scheduleStats(g2, "tick")
+	if a.Fired > 0 && b.Fired > 0 {
+		t.Fatalf("both nodes fired the schedule: g1 fired %d, g2 fired %d", a.Fired, b.Fired)
+	}
+	if a.Fired+b.Fired == 0 || a.Elsewhere+b.Elsewhere == 0 {
+		t.Fatalf("g1 %+v g2 %+v: want one node firing and the other leaving it", a, b)
+	}
+}
+
+// freePort returns a loopback host:port nothing listens on now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
