@@ -88,6 +88,10 @@ func (g *Gateway) updateChild(ctx context.Context, parentRun, runID string, chan
 }
 
 // spawnDurable stores a spawn in the child's session.
+//
+// TODO: on this backend children are not in the subagent registry, so
+// max_children_per_session is not enforced, /v1/subagents does not list
+// them, and a parent run that times out does not cancel them.
 func (h *runHost) spawnDurable(ctx context.Context, req abi.SpawnRequest) abi.SpawnResponse {
 	g := h.g
 	fail := func(st abi.Status, format string, args ...any) abi.SpawnResponse {
@@ -295,6 +299,9 @@ func (g *Gateway) deliverCompletion(d durable.Delivery, c durableCompletion) {
 			return err
 		}
 		host := &runHost{g: g, session: sp.ParentSession, runID: sp.ParentRun, plugin: sp.ParentPlugin, tenant: sp.ParentTenant}
+		// TODO: a failed callback is not retried here (the memory backend
+		// retries up to max_delivery_attempts); its run is recorded as
+		// failed.
 		if _, err := l.p.Call(ctx, abi.ExportOnSubagentComplete, data, host); err != nil {
 			g.log.Warn("subagent callback failed", "session", sp.ParentSession, "run", sp.RunID, "plugin", sp.ParentPlugin, "err", err)
 			return err
