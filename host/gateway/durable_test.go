@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/wasm-gateway/wasm-gateway/host/clock"
+	"github.com/wasm-gateway/wasm-gateway/host/config"
 )
 
 func durableConfigTOML(dir, node string) string {
@@ -250,4 +252,64 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// TestDurableSubagentLimitsAreStatuses spawns past every limit on the
+// jetstream backend: depth, children per run and children per session each
+// answer limit_exceeded, and a finished child frees its session slot.
+func TestDurableSubagentLimitsAreStatuses(t *testing.T) {
+	cfg := subagentConfig(t, "[subagents]\nmax_depth = 1\nmax_children_per_run = 3\nmax_children_per_session = 2\n"+
+		durableConfigTOML(t.TempDir(), "g1"), "spawner=testplugins/spawner")
+	cfg.Routes = append(cfg.Routes, config.Route{Match: "s:*", Plugin: "spawner"})
+	g := newSubagentGateway(t, cfg, clock.Real())
+	rec := record(t, g)
+
+	nested := `{"spawn":[{"plugin":"echo","input":"too deep","label":"deep"}]}`
+	req, _ := json.Marshal(map[string]any{"spawn": []map[string]any{
+		{"plugin": "spawner", "input": nested, "label": "child"},
+		{"plugin": "echo", "input": "a", "label": "a"},
+		{"plugin": "echo", "input": "b", "label": "b"},
+	}})
+	if _, err := g.Submit(context.Background(), Inbound{Session: "s:1", Text: string(req), Priority: 1}); err != nil {
+		t.Fatal(err)
+	}
+	parent := rec.waitFor(t, "parent spawn results", func(ev Event) bool {
+		return ev.Type == EventCustom && ev.Kind == "spawned" && ev.Session == "s:1"
+	})
+	var got []struct{ Status string }
+	if err := json.Unmarshal([]byte(parent.Text), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ok", "ok", "limit_exceeded"} // the third is over max_children_per_session
+	for i, w := range want {
+		if i >= len(got) || got[i].Status != w {
+			t.Fatalf("spawn results %s, want statuses %v", parent.Text, want)
+		}
+	}
+	child := rec.waitFor(t, "child spawn results", func(ev Event) bool {
+		return ev.Type == EventCustom && ev.Kind == "spawned" && strings.HasPrefix(ev.Session, "s:1:subagent:")
+	})
+	if !strings.Contains(child.Text, `"status":"limit_exceeded"`) {
+		t.Fatalf("spawn at depth 2 with max_depth 1: got %s, want limit_exceeded", child.Text)
+	}
+	// Both children end, so the session has room again.
+	rec.waitFor(t, "two completions", func(ev Event) bool {
+		n := 0
+		for _, e := range rec.events {
+			if e.Type == EventSubagent && e.Kind == "delivered" && e.Session == "s:1" {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	req, _ = json.Marshal(map[string]any{"spawn": []map[string]any{{"plugin": "echo", "input": "again", "label": "again"}}})
+	if _, err := g.Submit(context.Background(), Inbound{Session: "s:1", Text: string(req), Priority: 1}); err != nil {
+		t.Fatal(err)
+	}
+	again := rec.waitFor(t, "spawn after the children ended", func(ev Event) bool {
+		return ev.Type == EventCustom && ev.Kind == "spawned" && ev.Session == "s:1" && ev.Seq > parent.Seq
+	})
+	if !strings.Contains(again.Text, `"status":"ok"`) {
+		t.Fatalf("spawn after both children ended: got %s, want ok", again.Text)
+	}
 }

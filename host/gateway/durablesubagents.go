@@ -64,6 +64,31 @@ type familyChild struct {
 	Error     string `json:"error,omitempty"`
 }
 
+// errLimit is countChildren's refusal.
+var errLimit = errors.New("limit")
+
+// countChildren adds delta to the session's queued or running children,
+// refusing to go above subagents.max_children_per_session.
+func (g *Gateway) countChildren(ctx context.Context, session string, delta int) error {
+	key := "c." + base64.RawURLEncoding.EncodeToString([]byte(session))
+	_, err := g.dur.node.UpdateRecord(ctx, key, func(old []byte) ([]byte, error) {
+		var c struct {
+			Active int `json:"active"`
+		}
+		if old != nil {
+			if err := json.Unmarshal(old, &c); err != nil {
+				return nil, err
+			}
+		}
+		if delta > 0 && c.Active+delta > g.cfg.Subagents.MaxChildrenPerSession {
+			return nil, errLimit
+		}
+		c.Active = max(0, c.Active+delta)
+		return json.Marshal(c)
+	})
+	return err
+}
+
 func familyKey(parentRun string) string {
 	return "f." + base64.RawURLEncoding.EncodeToString([]byte(parentRun))
 }
@@ -90,8 +115,8 @@ func (g *Gateway) updateChild(ctx context.Context, parentRun, runID string, chan
 // spawnDurable stores a spawn in the child's session.
 //
 // TODO: on this backend children are not in the subagent registry, so
-// max_children_per_session is not enforced, /v1/subagents does not list
-// them, and a parent run that times out does not cancel them.
+// /v1/subagents does not list them, and a parent run that times out does
+// not cancel them.
 func (h *runHost) spawnDurable(ctx context.Context, req abi.SpawnRequest) abi.SpawnResponse {
 	g := h.g
 	fail := func(st abi.Status, format string, args ...any) abi.SpawnResponse {
@@ -114,7 +139,13 @@ func (h *runHost) spawnDurable(ctx context.Context, req abi.SpawnRequest) abi.Sp
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Queue.JetStream.AckWait)
 	defer cancel()
 
-	errLimit := errors.New("limit")
+	// The session's count first, then the run's family: a refusal of the
+	// second gives the first back.
+	if err := g.countChildren(ctx, h.session, 1); errors.Is(err, errLimit) {
+		return fail(abi.StatusLimitExceeded, "spawn: session %q already has subagents.max_children_per_session = %d children queued or running", h.session, limits.MaxChildrenPerSession)
+	} else if err != nil {
+		return fail(abi.StatusUnavailable, "spawn: session record not stored: %v; retry", err)
+	}
 	_, err := g.dur.node.UpdateRecord(ctx, familyKey(h.runID), func(old []byte) ([]byte, error) {
 		var f family
 		if old != nil {
@@ -128,6 +159,9 @@ func (h *runHost) spawnDurable(ctx context.Context, req abi.SpawnRequest) abi.Sp
 		f.Children = append(f.Children, familyChild{RunID: sp.RunID, Label: sp.Label, Status: "queued"})
 		return json.Marshal(f)
 	})
+	if err != nil {
+		_ = g.countChildren(ctx, h.session, -1)
+	}
 	if errors.Is(err, errLimit) {
 		return fail(abi.StatusLimitExceeded, "spawn: run %s already has subagents.max_children_per_run = %d children", h.runID, limits.MaxChildrenPerRun)
 	}
@@ -137,6 +171,10 @@ func (h *runHost) spawnDurable(ctx context.Context, req abi.SpawnRequest) abi.Sp
 	child := h.session + ":subagent:" + sp.RunID
 	b, _ := json.Marshal(storedMessage{Session: child, ID: sp.RunID, Time: g.clk.Now(), Kind: kindSpawn, Spawn: &sp})
 	if _, err := g.dur.node.Accept(ctx, child, sp.RunID, b); err != nil {
+		_ = g.countChildren(ctx, h.session, -1)
+		_ = g.updateChild(ctx, h.runID, sp.RunID, func(fc *familyChild) {
+			fc.Status, fc.Error, fc.Delivered = "error", "spawn not stored", true
+		})
 		return fail(abi.StatusUnavailable, "spawn: not stored: %v; retry", err)
 	}
 	g.bus.Publish(Event{Type: EventSubagent, Kind: "spawned", Session: h.session, Tenant: h.tenant, RunID: sp.RunID, Plugin: sp.Plugin,
@@ -203,6 +241,9 @@ func (g *Gateway) deliverSpawn(d durable.Delivery, sp durableSpawn) {
 		}
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.Queue.JetStream.AckWait)
 		defer cancel()
+		if err := g.countChildren(uctx, sp.ParentSession, -1); err != nil {
+			g.log.Warn("session children record not updated", "run", sp.RunID, "session", sp.ParentSession, "err", err)
+		}
 		if err := g.updateChild(uctx, sp.ParentRun, sp.RunID, func(fc *familyChild) {
 			fc.Status, fc.Output, fc.Error = c.Status, c.Output, c.Error
 		}); err != nil {
