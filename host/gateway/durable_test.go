@@ -313,3 +313,32 @@ func TestDurableSubagentLimitsAreStatuses(t *testing.T) {
 		t.Fatalf("spawn after both children ended: got %s, want ok", again.Text)
 	}
 }
+
+// TestDurableChildrenCancelledWithAbortedParent: a parent run that times
+// out marks its family cancelled, so a child still queued behind a busy
+// subagent lane ends as cancelled without running.
+func TestDurableChildrenCancelledWithAbortedParent(t *testing.T) {
+	cfg := subagentConfig(t, "[agents.defaults.lanes.subagent]\nconcurrency = 1\n"+
+		durableConfigTOML(t.TempDir(), "g1"), "spawner=testplugins/spawner")
+	cfg.Routes = append(cfg.Routes, config.Route{Match: "s:*", Plugin: "spawner"})
+	cfg.Agents.Defaults.RunTimeout = config.Duration(time.Second)
+	g := newSubagentGateway(t, cfg, clock.Real())
+	rec := record(t, g)
+
+	// The first child holds the only subagent slot for 3 s; the parent
+	// loops until its 1 s run timeout; the second child waits for the slot.
+	busy := `{"loop":true}`
+	req, _ := json.Marshal(map[string]any{"loop": true, "spawn": []map[string]any{
+		{"plugin": "spawner", "input": busy, "label": "busy", "timeout_ms": 3000},
+		{"plugin": "echo", "input": "late", "label": "late"},
+	}})
+	if _, err := g.Submit(context.Background(), Inbound{Session: "s:1", Text: string(req), Priority: 1}); err != nil {
+		t.Fatal(err)
+	}
+	late := rec.waitFor(t, "the queued child's end", func(ev Event) bool {
+		return ev.Type == EventSubagent && ev.Kind == "ended" && ev.Data["label"] == "late"
+	})
+	if late.Data["status"] != "cancelled" {
+		t.Fatalf("queued child of an aborted parent ended %v, want cancelled", late.Data["status"])
+	}
+}

@@ -53,6 +53,9 @@ type durableCompletion struct {
 // family lists the children of one parent run.
 type family struct {
 	Children []familyChild `json:"children"`
+	// Cancelled: the parent run ended by a timeout or a cancellation, so
+	// children that have not started end as cancelled without running.
+	Cancelled bool `json:"cancelled,omitempty"`
 }
 
 type familyChild struct {
@@ -115,8 +118,8 @@ func (g *Gateway) updateChild(ctx context.Context, parentRun, runID string, chan
 // spawnDurable stores a spawn in the child's session.
 //
 // TODO: on this backend children are not in the subagent registry, so
-// /v1/subagents does not list them, and a parent run that times out does
-// not cancel them.
+// /v1/subagents does not list them, and a child already running when its
+// parent run is aborted runs to its end (one not started yet is cancelled).
 func (h *runHost) spawnDurable(ctx context.Context, req abi.SpawnRequest) abi.SpawnResponse {
 	g := h.g
 	fail := func(st abi.Status, format string, args ...any) abi.SpawnResponse {
@@ -234,7 +237,16 @@ func (g *Gateway) runStored(d durable.Delivery, lane, tenant, label string, time
 func (g *Gateway) deliverSpawn(d durable.Delivery, sp durableSpawn) {
 	timeout := time.Duration(sp.TimeoutMS) * time.Millisecond
 	g.runStored(d, queue.LaneSubagent, sp.Tenant, sp.RunID, timeout, func(ctx context.Context, info queue.RunInfo) error {
-		status, out, runErr := g.callChild(ctx, d.Session, sp, info)
+		var (
+			status string
+			out    []byte
+			runErr error
+		)
+		if g.parentCancelled(ctx, sp.ParentRun) {
+			status, runErr = "cancelled", errors.New("cancelled with its parent run "+sp.ParentRun)
+		} else {
+			status, out, runErr = g.callChild(ctx, d.Session, sp, info)
+		}
 		c := durableCompletion{Spawn: sp, Status: status, Output: out}
 		if runErr != nil {
 			c.Error = runErr.Error()
@@ -260,6 +272,39 @@ func (g *Gateway) deliverSpawn(d durable.Delivery, sp durableSpawn) {
 			Plugin: sp.Plugin, Reason: c.Error, Data: map[string]any{"label": sp.Label, "status": c.Status, "child_session": d.Session}})
 		return runErr
 	})
+}
+
+// parentCancelled reports whether the parent run was aborted.
+func (g *Gateway) parentCancelled(ctx context.Context, parentRun string) bool {
+	rctx, cancel := context.WithTimeout(ctx, g.cfg.Queue.JetStream.AckWait)
+	defer cancel()
+	raw, err := g.dur.node.GetRecord(rctx, familyKey(parentRun))
+	if err != nil || raw == nil {
+		return false
+	}
+	var f family
+	return json.Unmarshal(raw, &f) == nil && f.Cancelled
+}
+
+// cancelDurableChildren marks an aborted run's family cancelled, when it
+// has one.
+func (g *Gateway) cancelDurableChildren(runID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Queue.JetStream.AckWait)
+	defer cancel()
+	raw, err := g.dur.node.GetRecord(ctx, familyKey(runID))
+	if err != nil || raw == nil {
+		return
+	}
+	if _, err := g.dur.node.UpdateRecord(ctx, familyKey(runID), func(old []byte) ([]byte, error) {
+		var f family
+		if err := json.Unmarshal(old, &f); err != nil {
+			return nil, err
+		}
+		f.Cancelled = true
+		return json.Marshal(f)
+	}); err != nil {
+		g.log.Warn("children of an aborted run not cancelled", "run", runID, "err", err)
+	}
 }
 
 // callChild calls the child plugin's handle with the spawn input.

@@ -90,6 +90,9 @@ func (g *Gateway) endParentRun(ctx context.Context, runID string, err error) {
 	if g.sub == nil || err == nil || !aborted(ctx, err) {
 		return
 	}
+	if g.dur != nil {
+		g.cancelDurableChildren(runID)
+	}
 	if n := g.sub.reg.CancelParentRun(runID); n > 0 {
 		g.log.Info("subagents cancelled with their parent run", "run", runID, "cancelled", n)
 	}
