@@ -471,6 +471,9 @@ func (r *failoverRunner) Deliver(d durable.Delivery) {
 	}
 }
 
+// Lost implements durable.Handler; the runner holds nothing to forget.
+func (r *failoverRunner) Lost(int) {}
+
 // Fire implements durable.Handler; the bench sets no timers, so a fire is
 // only acked.
 func (r *failoverRunner) Fire(f *durable.TimerFire) { f.Done(context.Background()) }

@@ -76,8 +76,10 @@ func (n *Node) Claim(ctx context.Context, session string, seqs []uint64) (*Claim
 	for q := s.done + 1; q <= last; q++ {
 		e := s.pending[q]
 		if e == nil {
+			// Admitted under an earlier ownership of the partition: it is
+			// delivered again and runs under a later claim.
 			p.mu.Unlock()
-			return nil, fmt.Errorf("durable: sequence %d of session %q was not admitted here", q, session)
+			return nil, fmt.Errorf("%w: sequence %d of session %q was admitted before this node last took the partition", ErrNotOwner, q, session)
 		}
 		if !in[q] && !e.skip {
 			// An earlier message of the session has not run: claiming past

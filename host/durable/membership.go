@@ -86,12 +86,16 @@ func (m *membership) isLeaving(key string) bool {
 	return m.leaving[strings.TrimPrefix(key, "n.")]
 }
 
-// owners maps each partition to the node whose record lists it as owned.
-func (m *membership) owners() map[int]string {
+// owners maps each partition to the live node whose record lists it as
+// owned.
+func (m *membership) owners(live []string) map[int]string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := map[int]string{}
 	for id, ps := range m.owned {
+		if !slices.Contains(live, id) {
+			continue
+		}
 		for _, p := range ps {
 			out[p] = id
 		}
@@ -243,7 +247,7 @@ func (n *Node) maintain() {
 		case <-keep.C:
 			now := time.Now()
 			live := n.members.live(now, n.cfg.PinTTL)
-			owners := n.members.owners()
+			owners := n.members.owners(live)
 			for _, p := range n.parts {
 				if p.waitingForPin(now, n.cfg.PinTTL/5) {
 					ctx, cancel := context.WithTimeout(n.ctx, n.cfg.AckWait)

@@ -40,6 +40,11 @@ type Handler interface {
 	// partition, on the partition's goroutine; it must not block for long
 	// and must call f.Done when the timer's run has ended.
 	Fire(f *TimerFire)
+	// Lost tells that this node no longer owns the partition: messages of
+	// it that the handler holds and has not claimed will be delivered
+	// again, here or on another node, and must not be held back as
+	// duplicates of the copies it holds.
+	Lost(partition int)
 }
 
 // Options are a Node's dependencies.

@@ -395,6 +395,9 @@ func TestJoiningNodeTakesPartitionsWithoutLossOrDuplicates(t *testing.T) {
 	}
 }
 
+// Lost implements Handler.
+func (r *runner) Lost(int) {}
+
 // Fire implements Handler: it records the fire and acks it.
 func (r *runner) Fire(f *TimerFire) {
 	r.mu.Lock()

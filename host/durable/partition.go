@@ -183,6 +183,7 @@ func (p *partition) lose() {
 	p.mu.Unlock()
 	if was {
 		p.n.log.Warn("partition pinned to another node", "partition", p.id)
+		p.n.h.Lost(p.id)
 	}
 }
 
@@ -530,6 +531,9 @@ func (p *partition) release(ctx context.Context, nak bool) {
 	p.sessions = map[string]*session{}
 	p.owned = false
 	p.mu.Unlock()
+	if owned {
+		p.n.h.Lost(p.id)
+	}
 	if nak {
 		for _, m := range msgs {
 			_ = m.Nak()

@@ -65,7 +65,7 @@ func (n *Node) Stats(ctx context.Context) Stats {
 		WatchdogGiveUps: n.st.watchdogGiveUps.Load(),
 		StuckPins:       n.st.stuckPins.Load(),
 	}
-	owners := n.members.owners()
+	owners := n.members.owners(st.Live)
 	for _, p := range n.parts {
 		ps := PartitionStats{Partition: p.id, Owner: owners[p.id], Redeliveries: p.redeliveries.Load(),
 			GuardDrops: p.guardDrops.Load(), Fenced: p.fenced.Load(), GapSkips: p.gapSkips.Load()}

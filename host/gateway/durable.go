@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -205,6 +206,40 @@ func (h durableHandler) Deliver(d durable.Delivery) {
 func (d *durableIntake) addedSeq(key string) uint64 {
 	seq, _ := d.added.Get(key)
 	return seq
+}
+
+// dropPending forgets the batch's messages without counting them as
+// delivered: another run carries them, or their redelivery will.
+func (g *Gateway) dropPending(b *coalesce.Batch) {
+	g.mu.Lock()
+	for _, m := range b.Messages {
+		delete(g.pending, pendingKey(b.Session, m.ID))
+	}
+	g.mu.Unlock()
+}
+
+// Lost forgets the messages of a partition this node no longer owns that
+// no run has claimed: they will be delivered again, and a redelivery must
+// not be taken for a duplicate of a held copy. The held copies still run
+// their course; their claims find the partition gone and skip.
+func (h durableHandler) Lost(partition int) {
+	g := h.g
+	node := g.dur.node
+	g.mu.Lock()
+	for key, p := range g.pending {
+		if node.PartitionOf(p.session) == partition {
+			delete(g.pending, key)
+		}
+	}
+	g.mu.Unlock()
+	g.dur.mu.Lock()
+	for key := range g.dur.seqs {
+		session, _, _ := strings.Cut(key, "\x00")
+		if node.PartitionOf(session) == partition {
+			delete(g.dur.seqs, key)
+		}
+	}
+	g.dur.mu.Unlock()
 }
 
 // durableTurn reports whether the batch may be queued now: every earlier

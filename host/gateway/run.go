@@ -101,10 +101,13 @@ func (g *Gateway) run(ctx context.Context, b *coalesce.Batch, rt route, info que
 	if g.dur != nil {
 		claim, skip, cerr := g.claimBatch(ctx, b)
 		if skip {
-			g.markDelivered(b)
+			g.dropPending(b)
 			return nil
 		}
 		if cerr != nil {
+			// The messages stay unacked and come back; their pending
+			// entries must not hold the redeliveries back.
+			g.dropPending(b)
 			g.runFailed(b, rt, cerr)
 			return cerr
 		}
