@@ -40,6 +40,9 @@ func (q queueFlags) apply(cfg *config.Config) error {
 		if backend == durable.BackendMemory {
 			return fmt.Errorf("%w: --nats needs the jetstream backend, but --queue is %q: drop one of them", errUsage, backend)
 		}
+		if q.storeDir != "" || q.listen != "" {
+			return fmt.Errorf("%w: --store and --nats-listen configure an embedded server, which --nats replaces: drop one of them", errUsage)
+		}
 		backend = durable.BackendJetStream
 		var urls []string
 		for _, u := range strings.Split(q.urls, ",") {
@@ -51,6 +54,9 @@ func (q queueFlags) apply(cfg *config.Config) error {
 	}
 	if backend != "" {
 		cfg.Queue.Backend = backend
+	}
+	if cfg.Queue.Backend == durable.BackendMemory && (q.storeDir != "" || q.listen != "" || q.nodeID != "") {
+		return fmt.Errorf("%w: --store, --nats-listen and --node-id configure the jetstream backend, but the queue backend is memory: add --queue jetstream or drop them", errUsage)
 	}
 	js := &cfg.Queue.JetStream
 	if q.nodeID != "" {

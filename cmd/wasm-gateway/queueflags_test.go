@@ -91,3 +91,20 @@ func TestQueueFlagsNatsWithMemoryIsUsageError(t *testing.T) {
 		t.Fatalf("got %v, want a usage error naming --nats", err)
 	}
 }
+
+func TestQueueFlagsThatWouldBeIgnoredAreUsageErrors(t *testing.T) {
+	for _, q := range []queueFlags{
+		{urls: "nats://127.0.0.1:4222", storeDir: "st"},
+		{urls: "nats://127.0.0.1:4222", listen: "127.0.0.1:4223"},
+		{storeDir: "st"},
+		{backend: "memory", nodeID: "n1"},
+	} {
+		cfg, err := loadConfig("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.apply(cfg); !errors.Is(err, errUsage) {
+			t.Errorf("%+v: got %v, want a usage error", q, err)
+		}
+	}
+}

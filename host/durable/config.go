@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -127,9 +128,13 @@ func (c Config) Validate(prefix string) error {
 		errs = append(errs, fmt.Errorf(prefix+"."+format, args...))
 	}
 	for _, u := range c.URLs {
-		if !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
-			add("urls: %q is not a NATS URL: write it like \"nats://127.0.0.1:4222\"", u)
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "nats" && pu.Scheme != "tls") || pu.Hostname() == "" {
+			add("urls: %q is not a NATS URL with a host: write it like \"nats://127.0.0.1:4222\"", u)
 		}
+	}
+	if len(c.URLs) > 0 && c.Listen != "" {
+		add("listen = %q is for the embedded server, which urls replaces: remove one of them", c.Listen)
 	}
 	if c.Listen != "" {
 		host, _, err := net.SplitHostPort(c.Listen)
@@ -152,10 +157,10 @@ func (c Config) Validate(prefix string) error {
 		add("replicas = %d is out of range: use 1 to 5", c.Replicas)
 	}
 	if c.PinTTL < 3*time.Second {
-		add("pin_ttl = %v is too short: use at least 3s, because pulls renew the pin every pin_ttl/3 and a pull lasts at least 1s", c.PinTTL)
+		add("pin_ttl = %v is too short: use at least a quoted \"3s\", because pulls renew the pin every pin_ttl/3 and a pull lasts at least 1s (a bare number is nanoseconds)", c.PinTTL)
 	}
 	if c.AckWait < time.Second {
-		add("ack_wait = %v is too short: use at least 1s", c.AckWait)
+		add("ack_wait = %v is too short: use at least a quoted \"1s\" (a bare number is nanoseconds)", c.AckWait)
 	}
 	if c.GapTimeout < 3*c.AckWait {
 		add("gap_timeout = %v is shorter than 3 * ack_wait (%v): a redelivery could arrive after its gap was given up; raise it", c.GapTimeout, 3*c.AckWait)

@@ -3,6 +3,8 @@ package durable
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"strings"
@@ -78,6 +80,37 @@ func (m *membership) preferredFor(live []string, p int) string {
 	return preferred(ok, p)
 }
 
+// checkIDFree fails when another live process uses this node's id: its
+// membership record changes within two heartbeats. A record left by a
+// crashed process with this id does not change, and is taken over.
+func (n *Node) checkIDFree(ctx context.Context) error {
+	key := "n." + n.id
+	e, err := n.nodes.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	wait := 2 * n.cfg.PinTTL / 5
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+	}
+	e2, err := n.nodes.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if e2.Revision() != e.Revision() {
+		return fmt.Errorf("queue.jetstream.node_id = %q is in use by a live node: give each node its own node_id", n.id)
+	}
+	return nil
+}
+
 // isLeaving reports whether the node under a membership key said it is
 // shutting down.
 func (m *membership) isLeaving(key string) bool {
@@ -148,6 +181,9 @@ func mix(x uint64) uint64 {
 
 // join writes the first membership record and starts watching the bucket.
 func (n *Node) join(ctx context.Context) error {
+	if err := n.checkIDFree(ctx); err != nil {
+		return err
+	}
 	if err := n.heartbeat(ctx, false); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,6 +140,10 @@ func Start(ctx context.Context, cfg Config, h Handler, o Options) (*Node, error)
 		nc.Close()
 		return nil, err
 	}
+	if err := n.checkPartitions(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	n.seq = newSeqCache(8192)
 	n.members = membership{self: n.id, seen: map[string]time.Time{}}
 	for p := range n.parts {
@@ -232,6 +237,24 @@ func (n *Node) setup(ctx context.Context) error {
 			return fmt.Errorf("create consumer %s: %w", n.n.consumer(p), err)
 		}
 		n.parts[p] = newPartition(p, cons)
+	}
+	return nil
+}
+
+// checkPartitions records the partition count on first use and refuses a
+// node configured with another count: its sessions would hash elsewhere.
+func (n *Node) checkPartitions(ctx context.Context) error {
+	const key = "meta.partitions"
+	want := strconv.Itoa(len(n.parts))
+	if _, err := n.guard.kv.Create(ctx, key, []byte(want)); err == nil || !errors.Is(err, jetstream.ErrKeyExists) {
+		return err
+	}
+	e, err := n.guard.kv.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if got := string(e.Value()); got != want {
+		return fmt.Errorf("queue.jetstream.partitions = %s, but the cluster with prefix %q uses %s: set partitions = %s, or a new prefix for a separate cluster", want, n.cfg.Prefix, got, got)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -16,6 +17,8 @@ import (
 // Server is an embedded NATS server with JetStream.
 type Server struct {
 	ns *server.Server
+	// lock holds the store directory for this process.
+	lock *os.File
 }
 
 // ServerOptions configure StartServer.
@@ -43,6 +46,13 @@ func StartServer(o ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store_dir %q: %w", o.StoreDir, err)
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("store_dir %q cannot be created: %w; point it at a writable directory", o.StoreDir, err)
+	}
+	lock, err := lockStore(dir)
+	if err != nil {
+		return nil, err
+	}
 	opts := &server.Options{
 		ServerName:   o.ServerName,
 		JetStream:    true,
@@ -62,8 +72,9 @@ func StartServer(o ServerOptions) (*Server, error) {
 			return nil, fmt.Errorf("nats listen %q is not host:port: write it like \"127.0.0.1:4222\"", o.Listen)
 		}
 		n, err := strconv.Atoi(port)
-		if err != nil {
-			return nil, fmt.Errorf("nats listen %q has a bad port: write it like \"127.0.0.1:4222\"", o.Listen)
+		if err != nil || n < 0 || n > 65535 {
+			lock.Close()
+			return nil, fmt.Errorf("nats listen %q has a bad port: use 0 to 65535, like \"127.0.0.1:4222\"", o.Listen)
 		}
 		if n == 0 {
 			// nats-server reads port 0 as its default, 4222; "a free
@@ -74,14 +85,16 @@ func StartServer(o ServerOptions) (*Server, error) {
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	go ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
 		ns.Shutdown()
+		lock.Close()
 		return nil, fmt.Errorf("embedded nats did not start within 10s (store_dir %q, listen %q): check that the address is free", dir, o.Listen)
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, lock: lock}, nil
 }
 
 // ClientURL is the address other processes connect to, or "" when the
@@ -105,6 +118,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	go func() { s.ns.WaitForShutdown(); close(done) }()
 	select {
 	case <-done:
+		s.lock.Close()
 	case <-ctx.Done():
 	}
 }
