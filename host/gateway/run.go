@@ -50,6 +50,37 @@ func (g *Gateway) dispatchNow(b *coalesce.Batch) {
 	// cancellable parent: one would register (and retain map space for)
 	// a cancellation hook per queued task.
 	h, err := g.queue.Enqueue(context.Background(), task)
+	if errors.Is(err, queue.ErrTenantQueueFull) && !g.draining.Load() {
+		// The messages were accepted (202) before the tenant's queue
+		// filled: they wait for room instead of being dropped. Intake
+		// answers 429 meanwhile, so the wait is bounded by the tenant's
+		// own running tasks.
+		g.batches.Add(1)
+		go func() {
+			defer g.batches.Done()
+			for errors.Is(err, queue.ErrTenantQueueFull) {
+				select {
+				case <-g.ctx.Done():
+				case <-time.After(20 * time.Millisecond):
+				}
+				if g.ctx.Err() != nil {
+					break
+				}
+				h, err = g.queue.Enqueue(context.Background(), task)
+			}
+			g.settleBatch(b, rt, h, err, &started)
+		}()
+		return
+	}
+	g.settleBatch(b, rt, h, err, &started)
+}
+
+// settleBatch waits for the batch's task (or reports the enqueue error)
+// and releases the session's next batch.
+func (g *Gateway) settleBatch(b *coalesce.Batch, rt route, h *queue.Handle, err error, started *atomic.Bool) {
+	if err == nil && h == nil {
+		err = ErrDraining
+	}
 	if err != nil {
 		g.batchNotRun(b, rt, err)
 		b.Done()

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/wasm-gateway/wasm-gateway/host/clock"
@@ -76,4 +77,48 @@ plugin = "slow"
 		t.Fatalf("other tenant's Submit = %v, want accepted", err)
 	}
 	waitFor(t, "other tenant's reply", func() bool { return g.Stats().Runs.Replies >= 1 })
+}
+
+// TestTenantCapNeverDropsAcceptedMessages accepts a burst that reaches the
+// tenant's queue cap only after intake (all in open coalescing windows):
+// the batches over the cap wait for room and every accepted message runs.
+func TestTenantCapNeverDropsAcceptedMessages(t *testing.T) {
+	echo, err := wasmbuild.Build("plugins/echo", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(`
+[agents.defaults]
+plugin = "echo"
+[agents.defaults.coalesce]
+window = "200ms"
+max_wait = "400ms"
+[agents.defaults.tenants.t]
+max_queued = 2
+max_running = 1
+[runtime]
+cache_dir = "`+wasmbuild.CacheDir()+`"
+[[plugin]]
+name = "echo"
+path = "`+echo+`"
+tenant = "t"
+max_instances = 1
+`), "tenantcap_test.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	g := newGateway(t, cfg, clock.Real())
+	const n = 12
+	for i := range n {
+		if _, err := g.Submit(context.Background(), Inbound{Session: fmt.Sprintf("s:%d", i), ID: "m", Text: "hi", Priority: 1}); err != nil {
+			t.Fatalf("submit %d: %v (every message fits at intake: the queue is empty)", i, err)
+		}
+	}
+	waitFor(t, "every accepted message to run", func() bool { return g.Stats().Runs.OK == n })
+	if st := g.Stats(); st.Runs.Rejected != 0 || st.Messages.Delivered != n {
+		t.Fatalf("runs rejected %d delivered %d, want 0 and %d", st.Runs.Rejected, st.Messages.Delivered, n)
+	}
 }
