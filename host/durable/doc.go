@@ -12,11 +12,13 @@
 // one) and hands it to another node when the pin is released or lapses.
 //
 // Nodes announce themselves in a membership bucket. For each partition the
-// live nodes are ranked by rendezvous hashing; only the top-ranked node and
-// the current owner keep pull requests open, so when an owner unpins (on
-// shutdown, or to hand a partition to a node that joined) the pin lands on
-// the preferred node, and when an owner dies the next-ranked node starts
-// pulling as soon as the dead node's membership record goes stale.
+// live nodes are ranked by rendezvous hashing, and only the top-ranked node
+// and the current owner keep pull requests open. So when an owner unpins
+// (on shutdown, or to hand a partition to a node that joined), the pin
+// lands on the preferred node. When an owner dies, the next-ranked node
+// starts pulling as soon as the dead node's membership record goes stale.
+// Plugin timers (timers.go), shared records (records.go) and leases
+// (lease.go) live in buckets of the same JetStream.
 //
 // # The per-session guard
 //
