@@ -342,3 +342,22 @@ func TestDurableChildrenCancelledWithAbortedParent(t *testing.T) {
 		t.Fatalf("queued child of an aborted parent ended %v, want cancelled", late.Data["status"])
 	}
 }
+
+// TestDurableSubagentCallbackRetried: a callback that fails twice is run
+// again under the same claim and succeeds on its third attempt, once.
+func TestDurableSubagentCallbackRetried(t *testing.T) {
+	cfg := subagentConfig(t, "[subagents]\ndelivery_backoff = \"50ms\"\n"+durableConfigTOML(t.TempDir(), "g1"), "spawner=testplugins/spawner")
+	cfg.Routes = append(cfg.Routes, config.Route{Match: "s:*", Plugin: "spawner"})
+	g := newSubagentGateway(t, cfg, clock.Real())
+	rec := record(t, g)
+	// echo replies "echo: fail2", so the callback fails at attempts 1 and 2.
+	if _, err := g.Submit(context.Background(), Inbound{Session: "s:1", Text: `{"spawn":[{"plugin":"echo","input":"fail2","label":"c"}]}`, Priority: 1}); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, "callback reply", replyPrefix("s:1", "complete c ok"))
+	rec.waitFor(t, "delivered", subagentEvent("delivered", "c"))
+	rec.drain()
+	if n := len(rec.replies("s:1")); n != 1 {
+		t.Fatalf("callback replies: got %d, want 1", n)
+	}
+}

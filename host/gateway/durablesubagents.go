@@ -345,7 +345,7 @@ func (g *Gateway) deliverCompletion(d durable.Delivery, c durableCompletion) {
 	timeout := time.Duration(g.cfg.Agents.Defaults.RunTimeout)
 	g.runStored(d, lane, sp.ParentTenant, "complete:"+sp.RunID, timeout, func(ctx context.Context, _ queue.RunInfo) error {
 		in := abi.SubagentCompletion{ABIVersion: abi.Version, Session: sp.ParentSession, ParentRunID: sp.ParentRun,
-			RunID: sp.RunID, Label: sp.Label, Status: c.Status, Output: c.Output, Error: c.Error, Attempt: int(d.Deliveries)}
+			RunID: sp.RunID, Label: sp.Label, Status: c.Status, Output: c.Output, Error: c.Error}
 		rctx, cancel := context.WithTimeout(ctx, g.cfg.Queue.JetStream.AckWait)
 		raw, err := g.dur.node.GetRecord(rctx, familyKey(sp.ParentRun))
 		cancel()
@@ -380,17 +380,33 @@ func (g *Gateway) deliverCompletion(d durable.Delivery, c durableCompletion) {
 				RunID: sp.RunID, Plugin: sp.ParentPlugin, Reason: c.Error, Data: map[string]any{"completion": in}})
 			return nil
 		}
-		data, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
 		host := &runHost{g: g, session: sp.ParentSession, runID: sp.ParentRun, plugin: sp.ParentPlugin, tenant: sp.ParentTenant}
-		// TODO: a failed callback is not retried here (the memory backend
-		// retries up to max_delivery_attempts); its run is recorded as
-		// failed.
-		if _, err := l.p.Call(ctx, abi.ExportOnSubagentComplete, data, host); err != nil {
-			g.log.Warn("subagent callback failed", "session", sp.ParentSession, "run", sp.RunID, "plugin", sp.ParentPlugin, "err", err)
-			return err
+		// A failed callback is retried under the same claim, like the
+		// memory backend's deliveries: up to max_delivery_attempts, waiting
+		// delivery_backoff doubling to delivery_backoff_max in between.
+		limits := g.cfg.Subagents
+		backoff := limits.DeliveryBackoff
+		for attempt := 1; ; attempt++ {
+			in.Attempt = attempt
+			data, err := json.Marshal(in)
+			if err != nil {
+				return err
+			}
+			_, err = l.p.Call(ctx, abi.ExportOnSubagentComplete, data, host)
+			if err == nil {
+				break
+			}
+			g.log.Warn("subagent callback failed", "session", sp.ParentSession, "run", sp.RunID, "plugin", sp.ParentPlugin, "attempt", attempt, "err", err)
+			if attempt >= limits.MaxDeliveryAttempts || ctx.Err() != nil {
+				g.bus.Publish(Event{Type: EventSubagent, Kind: "dead_letter", Session: sp.ParentSession, Tenant: sp.ParentTenant,
+					RunID: sp.RunID, Plugin: sp.ParentPlugin, Reason: err.Error(), Data: map[string]any{"label": sp.Label, "attempts": attempt}})
+				return err
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, limits.DeliveryBackoffMax)
 		}
 		g.bus.Publish(Event{Type: EventSubagent, Kind: "delivered", Session: sp.ParentSession, Tenant: sp.ParentTenant,
 			RunID: sp.RunID, Plugin: sp.ParentPlugin, Data: map[string]any{"label": sp.Label, "status": c.Status}})
