@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wasm-gateway/wasm-gateway/host/durable"
+	"github.com/wasm-gateway/wasm-gateway/internal/loopback"
 	"github.com/wasm-gateway/wasm-gateway/internal/wasmbuild"
 )
 
@@ -66,12 +66,10 @@ gap_timeout = "3s"
 // ago.
 func freeLoopbackAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	return addr
 }
 

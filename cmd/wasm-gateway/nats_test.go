@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"io"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -20,43 +18,8 @@ import (
 // process is killed at cleanup.
 func startNATS(t *testing.T, bin, dir string) *server {
 	t.Helper()
-	s := &server{cmd: exec.Command(bin, "nats", "--listen", "127.0.0.1:0", "--store", dir), done: make(chan struct{})}
-	pipe, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.stderr.WriteString(line + "\n")
-			s.mu.Unlock()
-			if rest, ok := strings.CutPrefix(line, "wasm-gateway: nats serving on "); ok {
-				url, _, _ := strings.Cut(rest, " ")
-				urls <- url
-			}
-		}
-		_, _ = io.Copy(io.Discard, pipe)
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	})
-	select {
-	case s.addr = <-urls:
-	case <-s.done:
-		t.Fatalf("nats exited before serving:\n%s", s.output())
-	case <-time.After(time.Minute):
-		t.Fatalf("nats did not print its URL:\n%s", s.output())
-	}
-	return s
+	return startProcess(t, exec.Command(bin, "nats", "--listen", "127.0.0.1:0", "--store", dir),
+		"wasm-gateway: nats serving on ", time.Minute)
 }
 
 func TestNATSServesJetStream(t *testing.T) {

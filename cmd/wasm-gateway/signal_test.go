@@ -89,7 +89,16 @@ type server struct {
 // flags, and waits for the address it prints.
 func startServe(t *testing.T, bin, cfg string, flags ...string) *server {
 	t.Helper()
-	s := &server{cmd: exec.Command(bin, append([]string{"serve", "--config", cfg}, flags...)...), done: make(chan struct{})}
+	return startProcess(t, exec.Command(bin, append([]string{"serve", "--config", cfg}, flags...)...),
+		"wasm-gateway: serving on http://", 2*time.Minute)
+}
+
+// startProcess starts cmd, keeps its stderr, and waits until it prints a
+// line starting with prefix; the word after prefix is the server's
+// address. The process is killed at cleanup.
+func startProcess(t *testing.T, cmd *exec.Cmd, prefix string, limit time.Duration) *server {
+	t.Helper()
+	s := &server{cmd: cmd, done: make(chan struct{})}
 	pipe, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +114,7 @@ func startServe(t *testing.T, bin, cfg string, flags ...string) *server {
 			s.mu.Lock()
 			s.stderr.WriteString(line + "\n")
 			s.mu.Unlock()
-			if rest, ok := strings.CutPrefix(line, "wasm-gateway: serving on http://"); ok {
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
 				addr, _, _ := strings.Cut(rest, " ")
 				addrs <- addr
 			}
@@ -122,9 +131,9 @@ func startServe(t *testing.T, bin, cfg string, flags ...string) *server {
 	select {
 	case s.addr = <-addrs:
 	case <-s.done:
-		t.Fatalf("serve exited before listening:\n%s", s.output())
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("serve did not print its address:\n%s", s.output())
+		t.Fatalf("%s exited before listening:\n%s", cmd.Args[1], s.output())
+	case <-time.After(limit):
+		t.Fatalf("%s did not print its address within %v:\n%s", cmd.Args[1], limit, s.output())
 	}
 	return s
 }

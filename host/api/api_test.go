@@ -16,6 +16,12 @@ import (
 )
 
 func newServer(t *testing.T) (*httptest.Server, *gateway.Gateway) {
+	return newServerWith(t, "", gateway.Options{})
+}
+
+// newServerWith serves a gateway whose config is the echo plugin plus
+// extra TOML, built with opts.
+func newServerWith(t *testing.T, extra string, opts gateway.Options) (*httptest.Server, *gateway.Gateway) {
 	t.Helper()
 	echo, err := wasmbuild.Build("plugins/echo", "")
 	if err != nil {
@@ -31,21 +37,21 @@ cache_dir = "`+wasmbuild.CacheDir()+`"
 [[plugin]]
 name = "echo"
 path = "`+echo+`"
-`), "api_test.toml")
+`+extra), "api_test.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(context.Background(), cfg, gateway.Options{})
+	g, err := gateway.New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(New(g, nil, 1<<20))
 	t.Cleanup(func() {
 		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		g.Shutdown(ctx)
 	})

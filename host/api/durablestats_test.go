@@ -1,38 +1,21 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/wasm-gateway/wasm-gateway/host/config"
 	"github.com/wasm-gateway/wasm-gateway/host/gateway"
-	"github.com/wasm-gateway/wasm-gateway/internal/wasmbuild"
 )
 
 // newDurableServer serves a gateway on the jetstream backend with an
 // embedded, in-process NATS server storing under a temporary directory.
 func newDurableServer(t *testing.T) (*httptest.Server, *gateway.Gateway) {
 	t.Helper()
-	echo, err := wasmbuild.Build("plugins/echo", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse([]byte(`
-[agents.defaults]
-plugin = "echo"
-[agents.defaults.coalesce]
-window = "20ms"
-[runtime]
-cache_dir = "`+wasmbuild.CacheDir()+`"
-[[plugin]]
-name = "echo"
-path = "`+echo+`"
+	return newServerWith(t, `
 [queue]
 backend = "jetstream"
 [queue.jetstream]
@@ -42,25 +25,7 @@ pin_ttl = "3s"
 ack_wait = "1s"
 gap_timeout = "3s"
 node_id = "api-node"
-`), "api_durable_test.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.New(context.Background(), cfg, gateway.Options{Cache: testCache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(New(g, nil, 1<<20))
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
-	return srv, g
+`, gateway.Options{Cache: testCache})
 }
 
 // durableStatsJSON is the part of GET /v1/stats this test reads.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/wasm-gateway/wasm-gateway/host/config"
 	"github.com/wasm-gateway/wasm-gateway/host/durable"
 	"github.com/wasm-gateway/wasm-gateway/host/gateway"
+	"github.com/wasm-gateway/wasm-gateway/internal/loopback"
 	"github.com/wasm-gateway/wasm-gateway/internal/wasmbuild"
 )
 
@@ -261,7 +261,9 @@ func runFailover(ctx context.Context, env Env) ([]Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	addr, err := freeLoopbackAddr()
+	// NOTE: another process can take the port before the server binds it;
+	// the row then fails with the server's "check that the address is free".
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -294,19 +296,6 @@ func runFailover(ctx context.Context, env Env) ([]Result, error) {
 		NewResult("crash-p50", ms(p50), ms(g50), "ms", note),
 		NewResult("crash-max", ms(slices.Max(crashed)), ms(slices.Max(graceful)), "ms", "expected 0.8 to 1.2 x pin_ttl: the survivor drops a member whose record is pin_ttl old, checked every pin_ttl/5"),
 	}, nil
-}
-
-// freeLoopbackAddr returns a 127.0.0.1 address whose port was free when
-// it was checked.
-// NOTE: another process can take the port before the server binds it; the
-// row then fails with the server's "check that the address is free".
-func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := l.Addr().String()
-	return addr, l.Close()
 }
 
 // measureFailover starts nodes A and B under prefix, lets A run one message

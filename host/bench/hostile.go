@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasm-gateway/wasm-gateway/host/config"
 	"github.com/wasm-gateway/wasm-gateway/host/gateway"
+	"github.com/wasm-gateway/wasm-gateway/host/plugin"
 	"github.com/wasm-gateway/wasm-gateway/internal/wasmbuild"
 	"github.com/wasm-gateway/wasm-gateway/testplugins/wat"
 )
@@ -151,8 +152,9 @@ func benchHostileIsolation(ctx context.Context, env Env) ([]Result, error) {
 					_, _ = g.Submit(ctx, gateway.Inbound{Session: fmt.Sprintf("b:%d", k), ID: fmt.Sprint("h", i, k), Text: "go", Priority: 1})
 				}
 			})
+			hs := pluginStats(g, "hostile")
 			out = append(out, NewResult("p99-"+h.name, ms(loaded), ms(idle), "ms", "tenant a's Urgent p99 with tenant b hostile; baseline: tenant b idle; goal ratio <= 2; "+
-				fmt.Sprintf("%d samples; b's failed calls %d, of which replacements waited for the crash-loop backoff %d", n, hostileFailures(g, "hostile"), hostileWaits(g, "hostile"))))
+				fmt.Sprintf("%d samples; b's failed calls %d, of which replacements waited for the crash-loop backoff %d", n, hs.Traps+hs.Timeouts, hs.CrashLoopWaits)))
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		g.Shutdown(sctx)
@@ -164,23 +166,12 @@ func benchHostileIsolation(ctx context.Context, env Env) ([]Result, error) {
 	return out, nil
 }
 
-// hostileFailures and hostileWaits read tenant b's plugin counters: the
-// calls that trapped, timed out or hit a limit, and the replacements that
-// waited for the crash-loop backoff.
-func hostileFailures(g *gateway.Gateway, plugin string) int64 {
+// pluginStats returns the named plugin's counters, or zero ones.
+func pluginStats(g *gateway.Gateway, name string) plugin.Stats {
 	for _, p := range g.Stats().Plugins {
-		if p.Name == plugin {
-			return p.Traps + p.Timeouts
+		if p.Name == name {
+			return p
 		}
 	}
-	return 0
-}
-
-func hostileWaits(g *gateway.Gateway, plugin string) int64 {
-	for _, p := range g.Stats().Plugins {
-		if p.Name == plugin {
-			return p.CrashLoopWaits
-		}
-	}
-	return 0
+	return plugin.Stats{}
 }

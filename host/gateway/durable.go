@@ -287,18 +287,46 @@ func (g *Gateway) claimBatch(ctx context.Context, b *coalesce.Batch) (c *durable
 	if len(seqs) == 0 {
 		return nil, true, nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, g.cfg.Queue.JetStream.AckWait)
+	c, skip, err = g.claim(ctx, b.Session, b.RunID, seqs)
+	if c != nil {
+		g.trimClaimed(b, seqOf, c.First())
+	}
+	return c, skip, err
+}
+
+// claim claims a session's sequences for a run. skip is true when the run
+// must not happen: another node ran the messages or owns them now.
+func (g *Gateway) claim(ctx context.Context, session, runID string, seqs []uint64) (c *durable.Claim, skip bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.Queue.JetStream.AckWait)
 	defer cancel()
-	c, err = g.dur.node.Claim(cctx, b.Session, seqs)
+	c, err = g.dur.node.Claim(ctx, session, seqs)
 	switch {
 	case errors.Is(err, durable.ErrStale), errors.Is(err, durable.ErrNotOwner):
-		g.log.Info("run skipped: its messages ran or moved elsewhere", "session", b.Session, "run", b.RunID, "reason", err)
+		g.log.Info("run skipped: its messages ran or moved elsewhere", "session", session, "run", runID, "reason", err)
 		return nil, true, nil
 	case err != nil:
 		return nil, false, err
 	}
-	g.trimClaimed(b, seqOf, c.First())
 	return c, false, nil
+}
+
+// complete records a claimed run as finished and reports whether it was.
+// A fenced run publishes run.fenced. A run whose completion could not be
+// recorded publishes run.failed, and its messages are redelivered.
+func (g *Gateway) complete(c *durable.Claim, ev Event, failed bool) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*g.cfg.Queue.JetStream.AckWait)
+	defer cancel()
+	err := c.Complete(ctx, durable.RunRecord{RunID: ev.RunID, MessageIDs: ev.MessageIDs, Failed: failed})
+	if err == nil {
+		return true
+	}
+	ev.Type, ev.Reason = EventRunFenced, err.Error()
+	if !errors.Is(err, durable.ErrFenced) {
+		ev.Type, ev.Reason = EventRunFailed, "completion not recorded: "+err.Error()
+		g.log.Warn("run completion not recorded; its messages are redelivered", "session", ev.Session, "run", ev.RunID, "err", err)
+	}
+	g.bus.Publish(ev)
+	return false
 }
 
 // trimClaimed removes from b the messages whose sequence is below first:
@@ -329,12 +357,8 @@ func (g *Gateway) trimClaimed(b *coalesce.Batch, seqOf map[string]uint64, first 
 // finishClaim records the run's completion and then publishes its held
 // events; a fenced completion publishes run.fenced instead.
 func (g *Gateway) finishClaim(c *durable.Claim, b *coalesce.Batch, rt route, runErr error, held []Event) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*g.cfg.Queue.JetStream.AckWait)
-	defer cancel()
-	err := c.Complete(ctx, durable.RunRecord{RunID: b.RunID, MessageIDs: messageIDs(b), Failed: runErr != nil})
-	if err != nil {
-		g.bus.Publish(Event{Type: EventRunFenced, Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin,
-			MessageIDs: messageIDs(b), Reason: err.Error()})
+	ev := Event{Session: b.Session, Tenant: rt.tenant, RunID: b.RunID, Plugin: rt.plugin, MessageIDs: messageIDs(b)}
+	if !g.complete(c, ev, runErr != nil) {
 		return
 	}
 	for _, e := range held {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wasm-gateway/wasm-gateway/host/clock"
 	"github.com/wasm-gateway/wasm-gateway/host/config"
+	"github.com/wasm-gateway/wasm-gateway/internal/loopback"
 )
 
 func durableConfigTOML(dir, node string) string {
@@ -246,12 +246,11 @@ payload = "tick"
 // freePort returns a loopback host:port nothing listens on now.
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // TestDurableSubagentLimitsAreStatuses spawns past every limit on the

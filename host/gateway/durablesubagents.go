@@ -201,21 +201,12 @@ func (g *Gateway) runStored(d durable.Delivery, lane, tenant, label string, time
 		task := queue.Task{
 			Lane: lane, Session: d.Session, Tenant: tenant, Priority: queue.Normal, Label: label, Timeout: timeout,
 			Run: func(ctx context.Context, info queue.RunInfo) (err error) {
-				cctx, cancel := context.WithTimeout(ctx, g.cfg.Queue.JetStream.AckWait)
-				claim, cerr := g.dur.node.Claim(cctx, d.Session, []uint64{d.Seq})
-				cancel()
-				if errors.Is(cerr, durable.ErrStale) || errors.Is(cerr, durable.ErrNotOwner) {
-					return nil
-				}
-				if cerr != nil {
+				claim, skip, cerr := g.claim(ctx, d.Session, runID, []uint64{d.Seq})
+				if skip || cerr != nil {
 					return cerr
 				}
 				defer func() {
-					fctx, fcancel := context.WithTimeout(context.Background(), 2*g.cfg.Queue.JetStream.AckWait)
-					defer fcancel()
-					if cerr := claim.Complete(fctx, durable.RunRecord{RunID: runID, MessageIDs: []string{d.ID}, Failed: err != nil}); cerr != nil {
-						g.bus.Publish(Event{Type: EventRunFenced, Session: d.Session, Tenant: tenant, RunID: runID, Reason: cerr.Error()})
-					}
+					g.complete(claim, Event{Session: d.Session, Tenant: tenant, RunID: runID, MessageIDs: []string{d.ID}}, err != nil)
 				}()
 				return run(ctx, info)
 			},
