@@ -49,6 +49,14 @@ type partition struct {
 	// pullingSince is when this node started pulling the partition.
 	pullingSince time.Time
 
+	// lagMu guards the last lag read from the server, which stats and
+	// metrics scrapes share so that a scrape does not cost a request per
+	// partition each time.
+	lagMu         sync.Mutex
+	lagAt         time.Time
+	lagPending    uint64
+	lagAckPending int
+
 	redeliveries, guardDrops, fenced, gapSkips atomic.Int64
 }
 
@@ -84,6 +92,19 @@ func (p *partition) isOwned() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.owned
+}
+
+// lag returns the partition's stored-not-delivered and
+// delivered-not-acked counts, read from the server at most once a second.
+func (p *partition) lag(ctx context.Context) (uint64, int) {
+	p.lagMu.Lock()
+	defer p.lagMu.Unlock()
+	if time.Since(p.lagAt) >= time.Second && ctx.Err() == nil {
+		if info, err := p.cons.Info(ctx); err == nil {
+			p.lagPending, p.lagAckPending, p.lagAt = info.NumPending, info.NumAckPending, time.Now()
+		}
+	}
+	return p.lagPending, p.lagAckPending
 }
 
 // benched reports whether the watchdog gave the partition up recently.

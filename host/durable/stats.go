@@ -49,7 +49,8 @@ type Stats struct {
 }
 
 // Stats reads the node's counters and, within ctx, each partition's lag
-// from the server. A partition whose info cannot be read reports zero lag.
+// from the server (at most once a second per partition). A partition whose
+// info cannot be read reports its last known lag.
 func (n *Node) Stats(ctx context.Context) Stats {
 	st := Stats{
 		Node:            n.id,
@@ -82,11 +83,7 @@ func (n *Node) Stats(ctx context.Context) Stats {
 				ps.Owner = n.id
 			}
 		}
-		if ctx.Err() == nil {
-			if info, err := p.cons.Info(ctx); err == nil {
-				ps.Lag, ps.AckPending = info.NumPending, info.NumAckPending
-			}
-		}
+		ps.Lag, ps.AckPending = p.lag(ctx)
 		st.Partitions = append(st.Partitions, ps)
 	}
 	return st
