@@ -92,7 +92,7 @@ func TestQueueFlagsNatsWithMemoryIsUsageError(t *testing.T) {
 	}
 }
 
-func TestQueueFlagsThatWouldBeIgnoredAreUsageErrors(t *testing.T) {
+func TestQueueFlagsIgnoredAreUsageErrors(t *testing.T) {
 	for _, q := range []queueFlags{
 		{urls: "nats://127.0.0.1:4222", storeDir: "st"},
 		{urls: "nats://127.0.0.1:4222", listen: "127.0.0.1:4223"},

@@ -104,11 +104,11 @@ func (n *Node) Claim(ctx context.Context, session string, seqs []uint64) (*Claim
 			c.unclaim()
 			return nil, err
 		}
-		// Someone wrote the record since this node read it: a claim of a
-		// node that lost the partition (taken over here), a completion, or
-		// the live claim of the node that took the partition from this one
-		// while this one was frozen. The server's pin tells the last two
-		// apart: only the pinned node takes another node's claim over.
+		// Another writer changed the record since this node read it. It is
+		// a completion, the claim of a node that lost the partition, or the
+		// live claim of a node that took the partition over while this one
+		// was frozen. Only the node the server pins takes another node's
+		// claim over, which tells the last two apart.
 		cur, curRev, gerr := n.guard.get(ctx, c.key)
 		if gerr != nil {
 			c.unclaim()
@@ -170,10 +170,10 @@ type RunRecord struct {
 // another node took the range over: nothing is acked and the run's results
 // must be discarded. ErrUnknown leaves the messages unacked.
 //
-// The guard keeps the run's record, so a node that crashed between the CAS
-// and the append leaves its messages unacked; their redelivery finds the
-// range done, and the next owner appends the record under the same message
-// id (relog), which the run log deduplicates if the append did happen.
+// The guard keeps the run's record. A node that crashes between the CAS and
+// the append leaves its messages unacked. Their redelivery finds the range
+// done, and the next owner appends the record under the same message id
+// (relog), which the run log deduplicates if the first append happened.
 func (c *Claim) Complete(ctx context.Context, r RunRecord) error {
 	if c.ended {
 		return errors.New("durable: claim already ended")

@@ -25,12 +25,13 @@
 // Delivery is at least once, so each session has a guard record (a KV key)
 // holding the last sequence whose run finished and the claim of the run in
 // progress. A node admits a session's messages to the gateway strictly in
-// sequence order: an older sequence is a duplicate and is acked and dropped,
-// a newer one waits behind the gap (kept alive with in-progress acks) until
-// the missing one is redelivered or the gap times out. Before a run the
-// node claims its sequence range by CAS, after it records completion by CAS
-// from the claim's revision; a completion whose CAS fails (another node
-// re-claimed the range after this one lost the partition) is discarded, so
+// sequence order. An older sequence is a duplicate and is acked and
+// dropped. A newer one waits behind the gap, kept alive with in-progress
+// acks, until the missing one is redelivered or the gap times out. Before a
+// run the node claims its sequence range by CAS, and after it the node
+// records completion by CAS from the claim's revision. A completion whose
+// CAS fails (another node re-claimed the range after this one lost the
+// partition) is discarded, so
 // a frozen or partitioned node cannot complete a run twice. A CAS whose
 // reply is lost is resolved by reading the record back, never by guessing.
 //

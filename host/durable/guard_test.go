@@ -145,7 +145,7 @@ func TestRunRecordAppendedByNextOwnerAfterCrash(t *testing.T) {
 
 // TestClaimOverLiveClaimNeedsThePin: a node takes another node's claim over
 // only while the server still pins the partition to it; a node that was
-// frozen and lost the pin stands down instead of fencing the live run.
+// frozen and lost the pin gives up its claim instead of fencing the live run.
 func TestClaimOverLiveClaimNeedsThePin(t *testing.T) {
 	s := startServer(t)
 	r := newRunner(t)
@@ -181,7 +181,7 @@ func TestClaimOverLiveClaimNeedsThePin(t *testing.T) {
 	}
 }
 
-func TestClaimTakesOverDeadNodesClaimWithThePin(t *testing.T) {
+func TestClaimTakesOverDeadClaim(t *testing.T) {
 	s := startServer(t)
 	r := newRunner(t)
 	r.hold = true

@@ -14,14 +14,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// membership is the set of live nodes as this node sees it: a node is live
+// membership is the set of live nodes in this node's view: a node is live
 // while its record was written within the pin TTL. Times are this node's
 // receive times, so clocks of other machines do not matter.
 type membership struct {
 	self string
 	mu   sync.Mutex
 	seen map[string]time.Time
-	// leaving are nodes whose record says they are shutting down.
+	// leaving are nodes whose record marks them as shutting down.
 	leaving map[string]bool
 	// owned are the partitions each node's record lists as owned.
 	owned map[string][]int
@@ -111,8 +111,8 @@ func (n *Node) checkIDFree(ctx context.Context) error {
 	return nil
 }
 
-// isLeaving reports whether the node under a membership key said it is
-// shutting down.
+// isLeaving reports whether the record under a membership key marks its
+// node as shutting down.
 func (m *membership) isLeaving(key string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -191,8 +191,8 @@ func (n *Node) join(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The initial values arrive before a nil entry; wait for them so the
-	// first rank computation sees the cluster.
+	// The initial values arrive before a nil entry. Waiting for them gives
+	// the first rank computation the whole cluster.
 	deadline := time.After(2 * time.Second)
 	for {
 		select {

@@ -38,13 +38,13 @@ type Delivery struct {
 type Handler interface {
 	Deliver(d Delivery)
 	// Fire receives a due plugin timer of a session in an owned
-	// partition, on the partition's goroutine; it must not block for long
-	// and must call f.Done when the timer's run has ended.
+	// partition, on the partition's goroutine. It must not block for long,
+	// and it must call f.Done when the timer's run has ended.
 	Fire(f *TimerFire)
-	// Lost tells that this node no longer owns the partition: messages of
-	// it that the handler holds and has not claimed will be delivered
-	// again, here or on another node, and must not be held back as
-	// duplicates of the copies it holds.
+	// Lost reports that this node no longer owns the partition. Its
+	// messages that the handler keeps and has not claimed are delivered
+	// again, here or on another node, and must not be taken for duplicates
+	// of the kept copies.
 	Lost(partition int)
 }
 
@@ -86,7 +86,7 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// kick asks the maintenance loop to reconcile at once.
+	// kick makes the maintenance loop reconcile at once.
 	kick chan struct{}
 
 	stopped atomic.Bool // StopIntake ran: no new pulls, Accept refuses

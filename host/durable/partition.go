@@ -30,8 +30,8 @@ type partition struct {
 	n    *Node
 	cons jetstream.Consumer
 
-	// order is held while messages are admitted and handed to the Handler,
-	// so Deliver sees each session's messages in sequence order.
+	// order is locked while messages are admitted and handed to the
+	// Handler, so Deliver gets each session's messages in sequence order.
 	order sync.Mutex
 
 	mu           sync.Mutex
@@ -194,8 +194,9 @@ func (p *partition) freeStuckPin(ctx context.Context, owner string, ownerLive bo
 	}
 }
 
-// lose forgets an owned partition whose pin moved to another node: nothing
-// is acked, and runs in flight here will be fenced or find it gone.
+// lose drops the state of an owned partition whose pin moved to another
+// node. Nothing is acked, and runs in flight here are fenced or find the
+// partition gone.
 func (p *partition) lose() {
 	p.mu.Lock()
 	was := p.owned
@@ -208,8 +209,8 @@ func (p *partition) lose() {
 	}
 }
 
-// stillPinned asks the server whether this node's pin is still the
-// partition's pin. An unreachable server counts as not pinned.
+// stillPinned reports whether the server still pins the partition to this
+// node. An unreachable server counts as not pinned.
 func (p *partition) stillPinned(ctx context.Context) bool {
 	p.mu.Lock()
 	pin := p.pinID
@@ -533,8 +534,8 @@ func (p *partition) nakHeld() {
 	}
 }
 
-// release gives the partition up: with nak, every message not acked is
-// returned for immediate redelivery; the pin is released so the next
+// release gives the partition up. With nak, every message not acked is
+// returned for immediate redelivery. The pin is released, so the next
 // node's pull is pinned at once.
 func (p *partition) release(ctx context.Context, nak bool) {
 	p.stopPulling()

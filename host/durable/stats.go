@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// PartitionStats is one partition as this node sees it.
+// PartitionStats is one partition in this node's view.
 type PartitionStats struct {
 	Partition int `json:"partition"`
 	// Owner is the node whose membership record lists the partition as

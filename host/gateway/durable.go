@@ -163,8 +163,8 @@ func (h durableHandler) Deliver(d durable.Delivery) {
 	r, err := g.coal.Add(msg)
 	if err == nil && r.Duplicate && g.dur.addedSeq(key) != d.Seq {
 		// A client resent the id after the stream's two-minute duplicate
-		// window, so it got a new sequence: the coalescer's longer window
-		// still knows the id, and the resend does not run.
+		// window, so it got a new sequence. The coalescer's longer window
+		// still contains the id, so the resend does not run.
 		g.dur.mu.Lock()
 		delete(g.dur.seqs, key)
 		g.dur.mu.Unlock()
@@ -208,8 +208,9 @@ func (d *durableIntake) addedSeq(key string) uint64 {
 	return seq
 }
 
-// dropPending forgets the batch's messages without counting them as
-// delivered: another run carries them, or their redelivery will.
+// dropPending removes the batch's messages from the pending set without
+// counting them as delivered, because another run carries them or their
+// redelivery will.
 func (g *Gateway) dropPending(b *coalesce.Batch) {
 	g.mu.Lock()
 	for _, m := range b.Messages {

@@ -158,7 +158,7 @@ func TestDurablePluginTimerSurvivesRestart(t *testing.T) {
 // TestDurableSubagentsFanOutFanIn runs the research agent on the jetstream
 // backend: each child is a stored message in its own session, each
 // completion a stored message in the parent session, and the last
-// completion sees its siblings from the shared family record.
+// completion gets its siblings from the shared family record.
 func TestDurableSubagentsFanOutFanIn(t *testing.T) {
 	cfg := subagentConfig(t, "[[route]]\nmatch = \"r:*\"\nplugin = \"research-agent\"\n"+durableConfigTOML(t.TempDir(), "g1"),
 		"research-agent=plugins/research-agent", "summarize=plugins/summarize")
@@ -255,7 +255,7 @@ func freePort(t *testing.T) string {
 
 // TestDurableSubagentLimitsAreStatuses spawns past every limit on the
 // jetstream backend: depth, children per run and children per session each
-// answer limit_exceeded, and a finished child frees its session slot.
+// return limit_exceeded, and a finished child frees its session slot.
 func TestDurableSubagentLimitsAreStatuses(t *testing.T) {
 	cfg := subagentConfig(t, "[subagents]\nmax_depth = 1\nmax_children_per_run = 3\nmax_children_per_session = 2\n"+
 		durableConfigTOML(t.TempDir(), "g1"), "spawner=testplugins/spawner")
@@ -324,8 +324,9 @@ func TestDurableChildrenCancelledWithAbortedParent(t *testing.T) {
 	g := newSubagentGateway(t, cfg, clock.Real())
 	rec := record(t, g)
 
-	// The first child holds the only subagent slot for 3 s; the parent
-	// loops until its 1 s run timeout; the second child waits for the slot.
+	// The first child takes the only subagent slot for 3 s. The parent
+	// loops until its 1 s run timeout, and the second child waits for the
+	// slot.
 	busy := `{"loop":true}`
 	req, _ := json.Marshal(map[string]any{"loop": true, "spawn": []map[string]any{
 		{"plugin": "spawner", "input": busy, "label": "busy", "timeout_ms": 3000},

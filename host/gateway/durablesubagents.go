@@ -253,8 +253,9 @@ func (g *Gateway) deliverSpawn(d durable.Delivery, sp durableSpawn) {
 			g.log.Warn("family record not updated", "run", sp.RunID, "parent_run", sp.ParentRun, "err", err)
 		}
 		// The completion is stored before the child's own completion is
-		// recorded; a child run again after a crash stores it under the
-		// same id, which JetStream drops as a duplicate.
+		// recorded. A child that runs again after a crash stores it under
+		// the same id, which JetStream drops as a duplicate within its
+		// two-minute window.
 		b, _ := json.Marshal(storedMessage{Session: sp.ParentSession, ID: "done:" + sp.RunID, Time: g.clk.Now(), Kind: kindCompletion, Completion: &c})
 		if _, err := g.dur.node.Accept(uctx, sp.ParentSession, "done:"+sp.RunID, b); err != nil {
 			return fmt.Errorf("store completion of %s: %w", sp.RunID, err)

@@ -52,9 +52,9 @@ func (g *Gateway) dispatchNow(b *coalesce.Batch) {
 	h, err := g.queue.Enqueue(context.Background(), task)
 	if errors.Is(err, queue.ErrTenantQueueFull) && !g.draining.Load() {
 		// The messages were accepted (202) before the tenant's queue
-		// filled: they wait for room instead of being dropped. Intake
-		// answers 429 meanwhile, so the wait is bounded by the tenant's
-		// own running tasks.
+		// filled, so they wait for room instead of being dropped. Intake
+		// rejects with 429 meanwhile, so the wait is bounded by the
+		// tenant's own running tasks.
 		g.batches.Add(1)
 		go func() {
 			defer g.batches.Done()

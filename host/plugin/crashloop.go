@@ -9,10 +9,10 @@ import (
 // Crash-loop backoff: a plugin whose calls keep discarding their instance
 // (trap, exit, memory or table limit, timeout) waits before each
 // replacement, like a crash-looping container. Creating an instance of a
-// Go-built module leaves about 1.5 MB and 40,000 objects of garbage on the
-// host heap (wazero evaluates the module's element segments per instance),
-// and on a 2-core machine the garbage collection that a replacement per
-// call triggers showed in every tenant's tail latency. The first
+// Go-built module left about 1.5 MB and 44,000 objects of garbage on the
+// host heap in a memory profile (wazero evaluates the module's element
+// segments per instance). On a 2-core machine, the collections that a
+// replacement per call triggers showed in every tenant's tail latency. The first
 // crashLoopFree failures in a row are replaced at once, so a plugin that
 // fails now and then never waits.
 const (

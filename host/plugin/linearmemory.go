@@ -70,8 +70,8 @@ func (a *instanceAllocator) Allocate(_, max uint64) experimental.LinearMemory {
 // the reservation failed, buf is nil and the memory is a Go slice that
 // grows by copying.
 //
-// With this memory alone a neighbour tenant's Urgent p99 under the memory
-// bomb was about 2x its idle value (6-250x on the Go heap); the rest was
+// With this memory alone, a neighbour tenant's Urgent p99 under the memory
+// bomb was about 2x its idle value (6-250x on the Go heap). The rest was
 // the host garbage of replacing the bomb's instance after every call, which
 // the crash-loop backoff (crashloop.go) bounds.
 //
